@@ -1,0 +1,56 @@
+# Two commands set everything up on a fresh machine:
+#   make run   - create .venv, install impsy, start it on the bundled config and model
+#   make test  - create .venv, install impsy with its training and test extras, run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= configs/default.toml
+# Debian packages the test suite drives for real (none needed yet).
+APT_PACKAGES :=
+
+.PHONY: run test lint format bench conformance clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "impsy needs Python >= 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files record what was installed, so repeat runs skip pip.
+$(VENV)/.runtime: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[train,test]'
+	@touch $@ $(VENV)/.runtime
+
+apt-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+run: $(VENV)/.runtime
+	$(BIN)/impsy run --config $(CONFIG)
+
+test: $(VENV)/.test apt-packages
+	$(BIN)/python -m pytest
+	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/predict.py
+
+conformance: $(VENV)/.runtime
+	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

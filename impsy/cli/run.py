@@ -1,0 +1,90 @@
+"""``impsy run``: perform with a model (IMPSY's options, same names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from impsy.cli import user_errors
+
+MODE_NAMES = ["callresponse", "polyphony", "battle", "useronly", "filter", "independent"]
+
+
+def find_config(path: str | None) -> Path:
+    """``--config`` if given, else ./config.toml, else the packaged default."""
+    if path is not None:
+        return Path(path)
+    local = Path("config.toml")
+    if local.exists():
+        return local
+    from importlib.resources import files
+
+    packaged = Path(str(files("impsy") / "data" / "default.toml"))
+    click.echo(f"impsy: no config.toml here; using the packaged default {packaged}")
+    return packaged
+
+
+@click.command("run")
+@click.argument("model_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--config", "-c", "config_path", help="Config file (default: ./config.toml).")
+@click.option("--logdir", "-l", default="logs", show_default=True, help="Directory for logs.")
+@click.option("--dimension", "-d", type=int, help="Override [model] dimension.")
+@click.option("--mode", type=click.Choice(MODE_NAMES), help="Override [interaction] mode.")
+@click.option("--threshold", type=float, help="Override [interaction] threshold (seconds).")
+@click.option("--input-thru/--no-input-thru", default=None, help="Override input_thru.")
+@click.option("--sigma-temp", type=float, help="Override [model] sigmatemp.")
+@click.option("--pi-temp", type=float, help="Override [model] pitemp.")
+@click.option("--timescale", type=float, help="Override [model] timescale.")
+@click.option("--verbose/--quiet", default=None, help="Print every input and output.")
+@click.option("--log-input/--no-log-input", default=None, help="Log the user's gestures.")
+@click.option("--log-predictions/--no-log-predictions", default=None, help="Log predictions.")
+@click.option("--no-model", is_flag=True, help="Log without a model (useronly mode).")
+@click.option("--seed", type=int, help="Seed the sampler, for a reproducible run.")
+@user_errors
+def run(
+    model_file: str | None,
+    config_path: str | None,
+    logdir: str,
+    dimension: int | None,
+    mode: str | None,
+    threshold: float | None,
+    input_thru: bool | None,
+    sigma_temp: float | None,
+    pi_temp: float | None,
+    timescale: float | None,
+    verbose: bool | None,
+    log_input: bool | None,
+    log_predictions: bool | None,
+    no_model: bool,
+    seed: int | None,
+) -> None:
+    """Play with a model: listen to controllers, log gestures, play predictions.
+
+    MODEL_FILE (.tflite, .keras or .h5) overrides [model] file.
+    """
+    from impsy.config import load_config
+    from impsy.engine.runner import RunOptions
+    from impsy.engine.runner import run as run_server
+
+    config = load_config(find_config(config_path))
+    if no_model and mode is None and config.interaction.mode != "useronly":
+        click.echo(f"impsy: --no-model: {config.interaction.mode} mode needs a model; useronly")
+        mode = "useronly"
+    config = config.with_overrides(
+        model_file=model_file,
+        dimension=dimension,
+        mode=mode,
+        threshold=threshold,
+        input_thru=input_thru,
+        sigmatemp=sigma_temp,
+        pitemp=pi_temp,
+        timescale=timescale,
+        verbose=verbose,
+        log_input=log_input,
+        log_predictions=log_predictions,
+        seed=seed,
+    )
+    for warning in config.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    run_server(config, RunOptions(logdir=Path(logdir), no_model=no_model))

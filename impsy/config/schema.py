@@ -1,0 +1,181 @@
+"""The typed, validated configuration the rest of impsy reads.
+
+Everything here is frozen and already checked, so adapters and the engine
+never re-validate or guess at defaults. A section that was absent from the
+file is ``None``: as in IMPSY, writing a section is what enables its adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from impsy.config.reader import quoted
+from impsy.config.sizes import MODEL_SIZES, ModelSize
+from impsy.mapping.spec import Mapping
+
+MappingList = tuple[Mapping, ...]
+"""One mapping entry per model value, dt excluded (length ``dimension - 1``)."""
+
+GATES: tuple[str, ...] = ("auto", "sigmoid", "hard_sigmoid")
+ENGINES: tuple[str, ...] = ("auto", "numpy", "litert")
+
+
+@dataclass(frozen=True)
+class InteractionConfig:
+    """How user and model take turns."""
+
+    mode: str = "callresponse"
+    threshold: float = 0.1
+    input_thru: bool = False
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network to load and how to sample from it."""
+
+    dimension: int = 9
+    file: str | None = None
+    """As written in the file (relative paths are the caller's to resolve); None = no model."""
+    size: str = "s"
+    sigmatemp: float = 0.01
+    pitemp: float = 1.0
+    timescale: float = 1.0
+    seed: int | None = None
+    gate: str = "auto"
+    engine: str = "auto"
+
+    @property
+    def architecture(self) -> ModelSize:
+        """Units, mixtures and layers for ``size``, as used when a file does not say."""
+        return MODEL_SIZES[self.size]
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    """MIDI ports by name; each listed port has its own mapping list."""
+
+    in_device: tuple[str, ...] = ()
+    out_device: tuple[str, ...] = ()
+    input: MappingProxyType[str, MappingList] = field(default_factory=lambda: MappingProxyType({}))
+    output: MappingProxyType[str, MappingList] = field(default_factory=lambda: MappingProxyType({}))
+    feedback_protection: bool = False
+    feedback_threshold: float = 0.02
+    thru_matrix: MappingProxyType[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    virtual: bool = False
+
+
+@dataclass(frozen=True)
+class OscConfig:
+    """Where impsy listens for OSC and where it sends predictions."""
+
+    server_ip: str = "127.0.0.1"
+    server_port: int = 6000
+    client_ip: str = "127.0.0.1"
+    client_port: int = 6001
+    output_address: str = "/impsy"
+
+
+@dataclass(frozen=True)
+class WebSocketConfig:
+    """A WebSocket server exchanging MIDI-shaped messages with browsers."""
+
+    input: MappingList
+    output: MappingList
+    server_ip: str = "127.0.0.1"
+    server_port: int = 5001
+
+
+@dataclass(frozen=True)
+class SerialConfig:
+    """Comma-separated values over a serial port (micro:bit, Arduino...)."""
+
+    port: str
+    baudrate: int = 115200
+
+
+@dataclass(frozen=True)
+class SerialMidiConfig:
+    """Raw MIDI bytes over a serial port (e.g. a Raspberry Pi UART)."""
+
+    port: str
+    input: MappingList
+    output: MappingList
+    baudrate: int = 31250
+
+
+@dataclass(frozen=True)
+class WebUIConfig:
+    """The browser interface; ``monitor_port``/``command_port`` are IMPSY's keys, kept."""
+
+    host: str = "127.0.0.1"
+    port: int = 4000
+    token: str | None = None
+    monitor_port: int = 4001
+    command_port: int = 4002
+
+
+ADAPTER_SECTIONS: tuple[str, ...] = ("midi", "osc", "websocket", "serial", "serialmidi")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole config file, validated; build it with ``load_config`` or ``load_config_text``."""
+
+    source: str
+    """The file name (or the name given to ``load_config_text``), used in messages."""
+    title: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    name: str | None = None
+    verbose: bool = False
+    log_input: bool = True
+    log_predictions: bool = False
+    interaction: InteractionConfig = field(default_factory=InteractionConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    midi: MidiConfig | None = None
+    osc: OscConfig | None = None
+    websocket: WebSocketConfig | None = None
+    serial: SerialConfig | None = None
+    serialmidi: SerialMidiConfig | None = None
+    webui: WebUIConfig | None = None
+    warnings: tuple[str, ...] = ()
+    """Non-fatal problems (unknown keys, coerced values), each naming file, section and key."""
+    _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        """The enabled I/O sections, in a fixed order."""
+        return tuple(name for name in ADAPTER_SECTIONS if getattr(self, name) is not None)
+
+    def mapping_lists(self) -> list[tuple[str, MappingList]]:
+        """Every mapping list with the key that holds it, for checks against a model."""
+        found: list[tuple[str, MappingList]] = []
+        if self.midi is not None:
+            found += [(f"[midi] input.{quoted(p)}", m) for p, m in self.midi.input.items()]
+            found += [(f"[midi] output.{quoted(p)}", m) for p, m in self.midi.output.items()]
+        for section in ("websocket", "serialmidi"):
+            value = getattr(self, section)
+            if value is not None:
+                found += [
+                    (f"[{section}] input", value.input),
+                    (f"[{section}] output", value.output),
+                ]
+        return found
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """A copy with command-line values applied and everything validated again.
+
+        Accepts ``mode``, ``threshold``, ``input_thru``, ``sigmatemp``, ``pitemp``,
+        ``timescale``, ``verbose``, ``log_input``, ``log_predictions``,
+        ``dimension``, ``model_file``, ``size``, ``seed``, ``gate`` and
+        ``engine``; a value of None means "not given" and is skipped. Going back
+        through the loader means an override can never produce a config the
+        file itself could not, e.g. ``dimension=4`` with 8-entry mappings.
+        """
+        from impsy.config.overrides import apply_overrides
+
+        return apply_overrides(self, self._raw, overrides)

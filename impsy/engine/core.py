@@ -1,0 +1,388 @@
+"""The interaction engine: who plays when, in each of IMPSY's modes.
+
+Everything runs on one asyncio loop. A gesture from any adapter goes through
+the input pipeline (sparse updates -> the dense model input and a log row),
+then the mode decides what the model does with it:
+
+- ``callresponse``: the user's gestures condition the LSTM; after
+  ``threshold`` seconds of silence the model takes over, primed with the
+  user's last vector, and stops (releasing its notes) the instant the user
+  plays again. A call needs a caller: the model waits for the first gesture.
+- ``polyphony`` (``filter``): every gesture conditions the model and its
+  prediction is played ``dt * timescale`` after that gesture. The model is
+  not fed its own output.
+- ``battle`` (``independent``): the model plays on its own outputs from
+  start-up; the user's gestures are logged (and echoed with ``input_thru``).
+- ``useronly``: gestures are logged; no model is needed.
+
+The model's own playing (response and battle) runs on absolute deadlines:
+each event is due at ``previous deadline + dt * timescale``, and the next
+prediction is computed while waiting for the current deadline, so inference
+time never shifts the timing and error never accumulates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from impsy.config.modes import canonical_mode as _canonical_mode
+from impsy.config.modes import describe_modes
+from impsy.engine.pipeline import InputState
+from impsy.engine.playback import plan_playback
+from impsy.engine.predictor import Predictor
+from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.engine.stats import Counters
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from impsy.engine.eventlog import EventLog
+    from impsy.io.base import Adapter
+
+log = logging.getLogger("impsy")
+
+MODEL_MODES = ("callresponse", "polyphony", "battle")
+
+# A deadline missed by more than this (a stalled machine, a suspended laptop)
+# restarts the timeline from now instead of bursting out the backlog.
+RESYNC_AFTER_S = 0.05
+# Polyphony: predictions waiting for their time. Beyond this the oldest are
+# dropped: a prediction for a gesture long past is stale, not worth a burst.
+MAX_PENDING = 32
+# dt of the model's first input when it starts on its own (battle mode).
+FIRST_DT = 0.1
+
+
+class CommandError(ValueError):
+    """A runtime command with a bad argument; the message is for the sender."""
+
+
+@dataclass
+class Settings:
+    """What can be changed while playing."""
+
+    mode: str
+    threshold: float
+    timescale: float
+    input_thru: bool
+    log_input: bool
+    log_predictions: bool
+    verbose: bool = False
+    paused: bool = False
+
+
+def canonical_mode(name: str) -> str:
+    mode = _canonical_mode(name)
+    if mode is None:
+        raise CommandError(f"unknown mode {name!r}; expected {describe_modes()}")
+    return mode
+
+
+class Engine:
+    """Routes gestures to the model and the model's predictions to the adapters."""
+
+    def __init__(
+        self,
+        dimension: int,
+        settings: Settings,
+        model=None,  # noqa: ANN001 - an impsy.model MDRNN, or None for logging only
+        event_log: EventLog | None = None,
+        initial_value: float = 0.5,
+        threaded_model: bool | None = None,
+    ) -> None:
+        if model is not None and model.dimension != dimension:
+            raise ValueError(f"model dimension {model.dimension} != engine dimension {dimension}")
+        if model is None and settings.mode in MODEL_MODES:
+            raise ValueError(f"{settings.mode} mode needs a model")
+        self.dimension = dimension
+        self.settings = settings
+        self.model = model
+        self.event_log = event_log
+        self.counters = Counters()
+        self.adapters: list[Adapter] = []
+        self.predictor = Predictor(model, self.counters, threaded_model) if model else None
+        self.pipeline = InputState(dimension, [initial_value] * (dimension - 1), 0.0)
+        self._initial_value = initial_value
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._user_vector: np.ndarray | None = None  # last model input from the user
+        self._last_user_time: float | None = None
+        self._handover: asyncio.TimerHandle | None = None
+        self._player: asyncio.Task | None = None
+        self._pending: deque[asyncio.TimerHandle] = deque()
+        self._tasks: set[asyncio.Task] = set()
+        self._warn = RateLimitedWarning()
+        self.responding = False  # callresponse: the model has the floor
+
+    # ----------------------------------------------------------- lifecycle
+    async def start(self, adapters: Iterable[Adapter] = ()) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.pipeline = InputState(
+            self.dimension, [self._initial_value] * (self.dimension - 1), self._loop.time()
+        )
+        for adapter in adapters:
+            await adapter.start(self)
+            self.adapters.append(adapter)
+        self._enter_mode()
+
+    async def stop(self) -> None:
+        """Silence the model, stop the adapters, close the log."""
+        self._silence_model()
+        for task in list(self._tasks):
+            task.cancel()
+        for adapter in reversed(self.adapters):
+            try:
+                await adapter.stop()
+            except Exception:  # one broken adapter must not keep the log open
+                log.exception("error stopping %s", adapter.name)
+        self.adapters.clear()
+        if self.predictor:
+            self.predictor.close()
+        if self.event_log:
+            self.event_log.close()
+
+    # --------------------------------------------------------------- input
+    def user_input(self, updates: Iterable[tuple[int, float]], source: str = "") -> None:
+        """A gesture: (index, value) updates over x_1..x_n from one message."""
+        loop = self._loop or asyncio.get_running_loop()
+        now = loop.time()
+        interaction = self.pipeline.apply(updates, now)
+        if interaction is None:
+            return  # a message mapped to nothing: not a gesture
+        self._handle(interaction.model_input, interaction.values, now)
+
+    def user_values(self, values: Sequence[float], source: str = "") -> None:
+        """A dense gesture: all of x_1..x_n at once (OSC, serial)."""
+        loop = self._loop or asyncio.get_running_loop()
+        now = loop.time()
+        interaction = self.pipeline.apply_dense(values, now)
+        self._handle(interaction.model_input, interaction.values, now)
+
+    def _handle(self, model_input: np.ndarray, values: np.ndarray, now: float) -> None:
+        self.counters.events_in += 1
+        if self.event_log and self.settings.log_input:
+            self.event_log.write("interface", values)
+            self.counters.log_rows += 1
+        if self.settings.verbose:
+            log.info("in  %s", np.round(values, 3))
+        if self.settings.paused:
+            return
+        if self.settings.input_thru:
+            self._send(np.clip(values, 0.0, 1.0))
+        self._user_vector = model_input
+        self._last_user_time = now
+        mode = self.settings.mode
+        if mode == "callresponse":
+            if self.responding:
+                self._silence_model()
+                log.info("user takes over")
+            self._spawn(self.predictor.condition(model_input))
+            self._schedule_handover(now + self.settings.threshold)
+        elif mode == "polyphony":
+            self._spawn(self._answer(model_input, now))
+
+    def bad_input(self, source: str, reason: str) -> None:
+        """Count and (rate-limited) report a message that could not be used."""
+        self.counters.bad_input += 1
+        self._warn.warn(f"{source}:{reason}", f"{source}: ignored bad input: {reason}")
+
+    # -------------------------------------------------------------- output
+    def _send(self, values: np.ndarray) -> None:
+        for adapter in self.adapters:
+            try:
+                adapter.send(values)
+            except Exception as err:  # a failing output must not silence the others
+                self._warn.warn(f"send:{adapter.name}", f"{adapter.name}: send failed: {err}")
+        self.counters.outputs += 1
+
+    def _play_model(self, values: np.ndarray, deadline: float) -> None:
+        assert self._loop is not None
+        self.counters.lateness.add(max(0.0, self._loop.time() - deadline))
+        self._send(values)
+        if self.event_log and self.settings.log_predictions:
+            self.event_log.write("rnn", values)
+            self.counters.log_rows += 1
+        if self.settings.verbose:
+            log.info("out %s", np.round(values, 3))
+
+    # ----------------------------------------------------------- the modes
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task failed", exc_info=task.exception())
+
+    def _schedule_handover(self, when: float) -> None:
+        if self._handover is not None:
+            self._handover.cancel()
+        assert self._loop is not None
+        self._handover = self._loop.call_at(when, self._hand_over)
+
+    def _hand_over(self) -> None:
+        """callresponse: the user has been quiet long enough; the model answers."""
+        self._handover = None
+        if self.settings.paused or self.settings.mode != "callresponse":
+            return
+        if self._user_vector is None:
+            return
+        self.responding = True
+        log.info("model responds")
+        self._start_player(self._user_vector)
+
+    def _start_player(self, prime: np.ndarray) -> None:
+        self._stop_player()
+        self._player = asyncio.ensure_future(self._run_player(prime.copy()))
+        self._player.add_done_callback(self._task_done)
+
+    def _stop_player(self) -> None:
+        if self._player is not None:
+            self._player.cancel()
+            self._player = None
+
+    async def _run_player(self, prime: np.ndarray) -> None:
+        """The model plays on its own outputs, each event at an absolute deadline."""
+        assert self._loop is not None and self.predictor is not None
+        loop = self._loop
+        deadline = loop.time()
+        prediction = await self.predictor.predict(prime)
+        while prediction is not None:
+            plan = plan_playback(prediction, self.settings.timescale)
+            deadline += plan.wait
+            # Predict the next event now, while waiting for this one's deadline.
+            upcoming = asyncio.ensure_future(self.predictor.predict(plan.next_model_input))
+            try:
+                delay = deadline - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif -delay > RESYNC_AFTER_S:
+                    self.counters.resyncs += 1
+                    deadline = loop.time()
+                self._play_model(plan.values, deadline)
+                prediction = await upcoming
+            finally:
+                if not upcoming.done():
+                    upcoming.cancel()
+
+    async def _answer(self, model_input: np.ndarray, event_time: float) -> None:
+        """polyphony: play the model's answer to one gesture after its dt."""
+        assert self._loop is not None and self.predictor is not None
+        prediction = await self.predictor.predict(model_input)
+        if prediction is None or self.settings.paused or self.settings.mode != "polyphony":
+            return
+        plan = plan_playback(prediction, self.settings.timescale)
+        deadline = event_time + plan.wait
+        while self._pending and self._pending[0].cancelled():
+            self._pending.popleft()
+        if len(self._pending) >= MAX_PENDING:
+            self._pending.popleft().cancel()
+            self.counters.dropped_predictions += 1
+        handle = self._loop.call_at(deadline, self._play_pending, plan.values, deadline)
+        self._pending.append(handle)
+
+    def _play_pending(self, values: np.ndarray, deadline: float) -> None:
+        if self._pending:
+            self._pending.popleft()  # deadlines fire in order, so this is the one
+        self._play_model(values, deadline)
+
+    def _silence_model(self) -> None:
+        """Stop everything the model has queued and release its notes."""
+        self._stop_player()
+        if self._handover is not None:
+            self._handover.cancel()
+            self._handover = None
+        while self._pending:
+            self._pending.popleft().cancel()
+        was_playing = self.responding or self.settings.mode in ("battle", "polyphony")
+        self.responding = False
+        if was_playing:
+            for adapter in self.adapters:
+                adapter.release()
+
+    def _enter_mode(self) -> None:
+        """Start what the current mode runs on its own."""
+        if self.settings.paused:
+            return
+        mode = self.settings.mode
+        if mode == "battle":
+            prime = self._user_vector
+            if prime is None:
+                prime = np.array([FIRST_DT] + [self._initial_value] * (self.dimension - 1))
+            self._start_player(prime)
+        elif mode == "callresponse" and self._last_user_time is not None:
+            assert self._loop is not None
+            when = max(self._loop.time(), self._last_user_time + self.settings.threshold)
+            self._schedule_handover(when)
+
+    # ------------------------------------------------------------ commands
+    def set_mode(self, name: str) -> str:
+        mode = canonical_mode(name)
+        if mode in MODEL_MODES and self.model is None:
+            raise CommandError(f"{mode} mode needs a model; this run has none")
+        self._silence_model()
+        self.settings.mode = mode
+        self._enter_mode()
+        log.info("mode: %s", mode)
+        return mode
+
+    def set_paused(self, paused: bool) -> None:
+        if paused == self.settings.paused:
+            return
+        if paused:
+            self._silence_model()
+        self.settings.paused = paused
+        if not paused:
+            self._enter_mode()
+        log.info("paused" if paused else "resumed")
+
+    def reset(self) -> None:
+        """Forget the LSTM state (the model starts a fresh phrase)."""
+        if self.predictor is not None:
+            self._spawn(self.predictor.reset())
+        log.info("model state reset")
+
+    def _positive(self, name: str, value: float) -> float:
+        value = float(value)
+        if not np.isfinite(value) or value <= 0:
+            raise CommandError(f"{name} must be a positive number, got {value}")
+        return value
+
+    def set_sigmatemp(self, value: float) -> None:
+        if self.model is not None:
+            self.model.sigma_temp = self._positive("sigmatemp", value)
+
+    def set_pitemp(self, value: float) -> None:
+        if self.model is not None:
+            self.model.pi_temp = self._positive("pitemp", value)
+
+    def set_timescale(self, value: float) -> None:
+        self.settings.timescale = self._positive("timescale", value)
+
+    def set_threshold(self, value: float) -> None:
+        self.settings.threshold = self._positive("threshold", value)
+        if self._handover is not None and self._last_user_time is not None:
+            self._schedule_handover(self._last_user_time + self.settings.threshold)
+
+    def status(self) -> dict[str, object]:
+        """Everything a status query or the web UI shows, as plain values."""
+        model = self.model
+        return {
+            "mode": self.settings.mode,
+            "paused": self.settings.paused,
+            "responding": self.responding,
+            "model": str(model.path) if model is not None else "",
+            "dimension": self.dimension,
+            "threshold": self.settings.threshold,
+            "timescale": self.settings.timescale,
+            "pitemp": model.pi_temp if model is not None else 0.0,
+            "sigmatemp": model.sigma_temp if model is not None else 0.0,
+            **self.counters.as_dict(),
+        }

@@ -1,0 +1,99 @@
+"""Runs the model, inline when it is fast, on one worker thread when it is not.
+
+A size-s step takes tens of microseconds, cheaper than a thread hand-off, so
+it runs on the loop. Big models (l/xl) can take longer than the 1 ms the loop
+may be blocked, so they go to a single worker thread: one thread keeps the
+calls in order, which the LSTM state needs. The choice is measured at
+start-up, not guessed from the file name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.engine.stats import Counters
+
+INLINE_BUDGET_S = 0.0003  # median step cost above which inference leaves the loop
+
+
+def _median_step_seconds(model, trials: int = 20) -> float:  # noqa: ANN001
+    probe = np.zeros(model.dimension)
+    times = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        model.step(probe)
+        times.append(time.perf_counter() - start)
+    model.reset()
+    return float(np.median(times))
+
+
+class Predictor:
+    """The engine's only way to call the model; returns None instead of garbage."""
+
+    def __init__(self, model, counters: Counters, threaded: bool | None = None) -> None:  # noqa: ANN001
+        self.model = model
+        self.counters = counters
+        self._warn = RateLimitedWarning()
+        if threaded is None:
+            threaded = _median_step_seconds(model) > INLINE_BUDGET_S
+        self.threaded = threaded
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="impsy-model") if threaded else None
+        )
+
+    def _predict(self, x: np.ndarray) -> np.ndarray | None:
+        start = time.perf_counter()
+        try:
+            y = self.model.predict(x)
+        except Exception as err:  # a broken model must not stop the performance
+            return self._fail(f"model raised {type(err).__name__}: {err}")
+        self.counters.inference.add(time.perf_counter() - start)
+        if not np.all(np.isfinite(y)):
+            return self._fail("model produced NaN or infinity")
+        self.counters.predictions += 1
+        return y
+
+    def _condition(self, x: np.ndarray) -> None:
+        start = time.perf_counter()
+        try:
+            params = self.model.step(x)
+        except Exception as err:
+            self._fail(f"model raised {type(err).__name__}: {err}")
+            return
+        self.counters.inference.add(time.perf_counter() - start)
+        if not np.all(np.isfinite(params.raw)):
+            self._fail("model produced NaN or infinity")
+
+    def _fail(self, message: str) -> None:
+        self.counters.model_errors += 1
+        self._warn.warn(message, f"{message}; its state was reset and nothing was played")
+        self.model.reset()
+        return None
+
+    async def predict(self, x: np.ndarray) -> np.ndarray | None:
+        """Step the model on ``x`` and sample the next event."""
+        if self._executor is None:
+            return self._predict(x)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, x)
+
+    async def condition(self, x: np.ndarray) -> None:
+        """Feed ``x`` into the LSTM state without sampling (the user is playing)."""
+        if self._executor is None:
+            self._condition(x)
+            return
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._condition, x)
+
+    async def reset(self) -> None:
+        if self._executor is None:
+            self.model.reset()
+            return
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.model.reset)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)

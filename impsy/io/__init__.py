@@ -1,0 +1,1 @@
+"""Adapters: the engine's connections to controllers, synths and other programs."""
