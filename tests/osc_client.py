@@ -39,9 +39,7 @@ class OscPeer(asyncio.DatagramProtocol):
     @classmethod
     async def open(cls, port: int, server_port: int) -> OscPeer:
         loop = asyncio.get_running_loop()
-        transport, peer = await loop.create_datagram_endpoint(
-            cls, local_addr=("127.0.0.1", port)
-        )
+        transport, peer = await loop.create_datagram_endpoint(cls, local_addr=("127.0.0.1", port))
         peer.server = ("127.0.0.1", server_port)
         return peer
 

@@ -1,7 +1,8 @@
 """The list of ``impsy`` subcommands, each in its own light module."""
 
 from impsy.cli.config_check import check_config
+from impsy.cli.conformance import conformance
 from impsy.cli.init import init
 from impsy.cli.run import run
 
-ALL = [run, init, check_config]
+ALL = [run, init, check_config, conformance]

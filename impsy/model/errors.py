@@ -10,3 +10,7 @@ from impsy.errors import ImpsyError
 
 class ModelError(ImpsyError):
     """A model file is unreadable, unsupported, or does not match what it is used with."""
+
+
+class ModelWarning(UserWarning):
+    """impsy is running a model differently from how it was asked, and says so."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ def _weights_from_h5(handle: h5py.File, source: str, provenance: Provenance) -> 
             f"{sorted(handle.keys()) or 'none'}; attributes: {sorted(handle.attrs.keys()) or 'none'})"
         )
     lstm, mdn = classify_layers(layers, source)
+    if any(name.endswith(":0") for _, arrays in layers for name, _ in arrays):
+        provenance = replace(provenance, tf_names=True)
     return build_weights(lstm, mdn, provenance, source)
 
 

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from impsy.model.gate import GATES
 from impsy.model.params import SCALE
 from impsy.model.weights import MDRNNWeights
 
-GATES = ("sigmoid", "hard_sigmoid")
 _SIGMA_EPSILON = np.float32(1e-7)  # keras-mdn-layer's sigma = elu(x) + 1 + 1e-7
 
 

@@ -44,11 +44,14 @@ class Provenance:
     ``keras_version`` is ``None`` when the file does not record one.
     ``recurrent_activation`` is what a stored model config claims (``None``
     for weights-only files), which is not always what the weights were trained with.
+    ``tf_names`` is true when array names carry TensorFlow's ``:0`` suffix, a
+    mark of Keras 2 even where no version was recorded.
     """
 
     layout: str
     keras_version: str | None = None
     recurrent_activation: str | None = None
+    tf_names: bool = False
 
     @property
     def keras_major(self) -> int | None:
