@@ -8,7 +8,7 @@ CONFIG ?= configs/default.toml
 # Debian packages the test suite drives for real (none needed yet).
 APT_PACKAGES :=
 
-.PHONY: run test lint format bench conformance clean
+.PHONY: run test lint format bench conformance clean apt-packages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "impsy needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -35,6 +35,7 @@ run: $(VENV)/.runtime
 	$(BIN)/impsy run --config $(CONFIG)
 
 test: $(VENV)/.test apt-packages
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
 
@@ -46,8 +47,12 @@ format: $(VENV)/.test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Speed is measured here, not in the tests. BENCH_ARGS=--quick shortens the engine run.
 bench: $(VENV)/.test
+	$(BIN)/python benchmarks/cli_help.py
+	$(BIN)/python benchmarks/eventlog.py
 	$(BIN)/python benchmarks/predict.py
+	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
 
 conformance: $(VENV)/.runtime
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1

@@ -2,7 +2,8 @@
 
 from impsy.cli.config_check import check_config
 from impsy.cli.conformance import conformance
+from impsy.cli.evaluate import evaluate
 from impsy.cli.init import init
 from impsy.cli.run import run
 
-ALL = [run, init, check_config, conformance]
+ALL = [run, init, check_config, evaluate, conformance]

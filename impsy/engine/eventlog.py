@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from impsy.dataset.logs import format_log_line
 
@@ -22,7 +23,11 @@ def log_file_name(dimension: int, now: dt.datetime | None = None) -> str:
 
 
 class EventLog:
-    """Appends ``timestamp,source,v1..vn`` rows to a new file in ``directory``."""
+    """Appends ``timestamp,source,v1..vn`` rows to a new file in ``directory``.
+
+    The file is created on the first row, as IMPSY does, so runs without a
+    single gesture leave nothing behind for ``impsy dataset`` to skip.
+    """
 
     def __init__(self, directory: str | Path, dimension: int) -> None:
         directory = Path(directory)
@@ -34,14 +39,16 @@ class EventLog:
             suffix += 1
         self.path = path
         self.rows = 0
-        self._file = open(path, "x", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        self._file: TextIO | None = None  # created with the first row: no empty logs
 
     def write(self, source: str, values: Sequence[float]) -> None:
+        if self._file is None:
+            self._file = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._file.write(format_log_line(dt.datetime.now(), source, values) + "\n")
         self._file.flush()
         self.rows += 1
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file is not None and not self._file.closed:
             self._file.flush()
             self._file.close()

@@ -129,6 +129,8 @@ def summary(engine: Engine, config: Config) -> list[str]:
     if not engine.adapters:
         lines.append("io: none configured: add an [osc] section to play")
     lines.append(f"log: {engine.event_log.path if engine.event_log else 'off'}")
+    if config.webui is not None:
+        lines.append("webui: [webui] is read, but this impsy has no web UI yet")
     return lines
 
 

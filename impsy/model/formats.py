@@ -54,7 +54,8 @@ def _weights_from_h5(handle: h5py.File, source: str, provenance: Provenance) -> 
     else:
         raise ModelError(
             f"{source}: HDF5 file without Keras weights (top-level entries: "
-            f"{sorted(handle.keys()) or 'none'}; attributes: {sorted(handle.attrs.keys()) or 'none'})"
+            f"{sorted(handle.keys()) or 'none'}; "
+            f"attributes: {sorted(handle.attrs.keys()) or 'none'})"
         )
     lstm, mdn = classify_layers(layers, source)
     if any(name.endswith(":0") for _, arrays in layers for name, _ in arrays):
@@ -102,9 +103,7 @@ def read_keras(path: Path) -> MDRNNWeights:
                 )
             weights_bytes = archive.read("model.weights.h5")
             config = json.loads(archive.read("config.json")) if "config.json" in names else {}
-            metadata = (
-                json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
-            )
+            metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise ModelError(f"{source}: not a readable .keras zip ({err})") from None
     provenance = Provenance(

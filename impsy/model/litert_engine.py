@@ -20,7 +20,25 @@ from impsy.model.tensor_map import identify_state_outputs, state_key, state_keys
 
 
 class FlexOpsRequired(ModelError):
-    """The ``.tflite`` needs TensorFlow's Flex (SELECT_TF_OPS) delegate, which LiteRT lacks."""
+    """The ``.tflite`` needs TensorFlow's Flex (SELECT_TF_OPS) delegate, which LiteRT lacks.
+
+    ``sizes`` is ``(dimension, units, layers)`` read from the input shapes,
+    which LiteRT still reports, so a fallback file can be checked against it.
+    """
+
+    def __init__(self, message: str, sizes: tuple[int, int, int] | None) -> None:
+        super().__init__(message)
+        self.sizes = sizes
+
+
+def _declared_sizes(details: list[dict]) -> tuple[int, int, int] | None:
+    """(dimension, units, layers) from IMPSY-named input tensors, or None if unclear."""
+    keys = {state_key(d["name"]): d for d in details}
+    events = [d for d in details if state_key(d["name"]) is None]
+    states = [d for key, d in keys.items() if key is not None]
+    if len(events) != 1 or not states or len(states) % 2:
+        return None
+    return int(events[0]["shape"][-1]), int(states[0]["shape"][-1]), len(states) // 2
 
 
 def _is_flex_error(message: str) -> bool:
@@ -46,12 +64,16 @@ class LiteRTEngine:
         except RuntimeError as err:
             if _is_flex_error(str(err)):
                 raise FlexOpsRequired(
-                    f"{source} needs TensorFlow Flex ops (SELECT_TF_OPS), which LiteRT cannot run"
+                    f"{source} needs TensorFlow Flex ops (SELECT_TF_OPS), which LiteRT cannot run",
+                    _declared_sizes(interpreter.get_input_details()),
                 ) from None
             raise ModelError(f"{source}: LiteRT cannot prepare this model ({err})") from None
         self._interpreter = interpreter
         self._source = source
-        self._find_tensors()
+        try:
+            self._find_tensors()
+        except RuntimeError as err:  # raised by invoke() on a model LiteRT cannot run
+            raise ModelError(f"{source}: LiteRT cannot run this model ({err})") from None
         self.reset()
 
     def _find_tensors(self) -> None:
@@ -78,7 +100,7 @@ class LiteRTEngine:
         dimension = int(by_key["inputs"]["shape"][-1])
         layers = len(by_key) // 2
         expected = ["inputs", *state_keys(layers)]
-        if sorted(by_key) != sorted(expected) or len(inputs) != len(expected):
+        if not layers or sorted(by_key) != sorted(expected) or len(inputs) != len(expected):
             raise ModelError(
                 f"{source}: inputs {[d['name'] for d in inputs]} are not IMPSY's "
                 f"'inputs', 'state_h_0', 'state_c_0', ... (one h and c per LSTM layer)"
@@ -137,7 +159,9 @@ class LiteRTEngine:
         for detail in interpreter.get_input_details():
             interpreter.set_tensor(detail["index"], feed[detail["name"]])
         interpreter.invoke()
-        return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+        return {
+            d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()
+        }
 
     def reset(self) -> None:
         """Zero every state input."""

@@ -14,7 +14,6 @@ import warnings
 from pathlib import Path
 
 from impsy.model.errors import ModelError, ModelWarning
-from impsy.model.formats import read_h5, read_keras
 from impsy.model.gate import GATES, resolve_gate
 from impsy.model.mdrnn import MDRNN
 from impsy.model.weights import MDRNNWeights
@@ -24,6 +23,8 @@ WEIGHT_SUFFIXES = (".h5", ".keras")
 
 
 def _read_weights(path: Path) -> MDRNNWeights:
+    from impsy.model.formats import read_h5, read_keras  # h5py only when a file needs it
+
     return read_keras(path) if path.suffix.lower() == ".keras" else read_h5(path)
 
 
@@ -36,10 +37,23 @@ def sibling_weights(path: Path) -> Path | None:
     return None
 
 
-def _numpy_model(path: Path, weights_path: Path, gate: str, seed: int | None) -> MDRNN:
+def _numpy_model(
+    path: Path,
+    weights_path: Path,
+    gate: str,
+    seed: int | None,
+    expected: tuple[int, int, int] | None = None,
+) -> MDRNN:
     from impsy.model.numpy_engine import NumpyEngine
 
     weights = _read_weights(weights_path)
+    found = (weights.dimension, weights.units, weights.layers)
+    if expected is not None and found != expected:
+        raise ModelError(
+            f"{weights_path} holds a model of dimension {found[0]}, {found[1]} units x "
+            f"{found[2]} layers, but {path.name} is dimension {expected[0]}, {expected[1]} "
+            f"units x {expected[2]} layers, so it cannot stand in for it"
+        )
     chosen, reason = resolve_gate(gate, weights.provenance, str(weights_path))
     engine = NumpyEngine(weights, chosen)
     return MDRNN(engine, path, seed=seed, gate_reason=reason, weights_path=weights_path)
@@ -64,13 +78,14 @@ def _tflite_model(path: Path, engine: str, gate: str, seed: int | None) -> MDRNN
                 f"{err}, and there is no {path.stem}.h5, .weights.h5 or .keras beside it to run "
                 "instead: put the model's weights next to it, or reconvert it with builtin ops only"
             ) from None
+        model = _numpy_model(path, fallback, gate, seed, expected=err.sizes)
         warnings.warn(
             f"{path.name} needs TensorFlow Flex ops that LiteRT cannot run; running the weights "
-            f"in {fallback.name} with the numpy engine instead",
+            f"in {fallback.name} with the numpy engine instead ({model.gate} gate)",
             ModelWarning,
             stacklevel=3,
         )
-        return _numpy_model(path, fallback, gate, seed)
+        return model
     if gate == "hard_sigmoid":
         raise ModelError(
             f"{path}: a .tflite runs the gate it was converted with ({litert.gate}); "

@@ -43,7 +43,8 @@ def _gate_columns(units: int) -> np.ndarray:
 def _fused_matrix(
     kernel: np.ndarray, bias: np.ndarray, recurrent: np.ndarray, gate: str, input_scale: float
 ) -> np.ndarray:
-    """Stack ``[kernel * input_scale; bias; recurrent]``, reorder gates, fold in the gate's affine part."""
+    """``[kernel * input_scale; bias; recurrent]`` with gates reordered and the gate's affine
+    part folded in."""
     units = recurrent.shape[0]
     fused = np.concatenate([kernel * input_scale, bias[None, :], recurrent], axis=0)
     fused = fused.astype(np.float64)
@@ -138,7 +139,7 @@ class NumpyEngine:
         self._x[:] = x  # SCALE is folded into layer 0's kernel
         if self.gate == "sigmoid":
             half = self._half
-            for inp, matrix, z, ifo, g, i_f, g_c, prod, p_i, p_f, c, o, tc, h in self._plan:
+            for inp, matrix, z, ifo, _g, i_f, g_c, prod, p_i, p_f, c, o, tc, h in self._plan:
                 np.dot(inp, matrix, z)
                 tanh(z, z)
                 multiply(ifo, half, ifo)

@@ -9,7 +9,7 @@ distribution, but without building and factorising a covariance matrix on
 every note.
 
 Everything here is in model space (data x ``SCALE``). The draw order is fixed
-(one uniform, then ``D`` standard normals) so a seeded generator reproduces
+(one uniform, then ``D`` normals) so a seeded generator reproduces
 a performance exactly.
 """
 
@@ -59,7 +59,7 @@ def _pick_from_logits(logits: list[float], pi_temp: float, u: float) -> int:
     """
     top = max(logits)
     weights = [math.exp((value - top) / pi_temp) for value in logits]
-    threshold = u * math.fsum(weights)
+    threshold = u * sum(weights)
     total = 0.0
     for k, weight in enumerate(weights):
         total += weight
@@ -85,9 +85,8 @@ def draw(
     kd = mixtures * dimension
     k = _pick_from_logits(raw[2 * kd :].tolist(), pi_temp, rng.random())
     start = k * dimension
-    sample = rng.standard_normal(dimension)
+    sample = rng.normal(0.0, math.sqrt(sigma_temp), dimension)
     sample *= raw[kd + start : kd + start + dimension]
-    sample *= math.sqrt(sigma_temp)
     sample += raw[start : start + dimension]
     if out_scale != 1.0:
         sample *= out_scale
