@@ -151,3 +151,18 @@ def test_version_and_entry_points(tmp_path):
         result = subprocess.run([*command, "--version"], capture_output=True, text=True)
         assert result.returncode == 0
         assert result.stdout.startswith("impsy, version ")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_has_a_model_that_fits(path, monkeypatch):
+    """Each example config's model loads and agrees with its mappings (or it logs only)."""
+    from impsy.config import load_config
+    from impsy.engine.runner import RunOptions, load_performance_model
+
+    monkeypatch.chdir(ROOT)
+    config = load_config(path)
+    model = load_performance_model(config, RunOptions())
+    if config.interaction.mode == "useronly" and not config.model.file:
+        assert model is None
+    else:
+        assert model.dimension == config.model.dimension

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -63,6 +64,11 @@ def run(
 
     MODEL_FILE (.tflite, .keras or .h5) overrides [model] file.
     """
+    # One event at a time means batch-1 matrix-vector products: BLAS worker
+    # threads add nothing but contention, which showed as 8-30 ms p99 spikes
+    # for l/xl models. Must be set before NumPy loads; the user may override.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     from impsy.config import load_config
     from impsy.engine.runner import RunOptions
     from impsy.engine.runner import run as run_server
