@@ -46,13 +46,13 @@ client_port = {client}
     return load_config_text(text, "test.toml")
 
 
-def play(mode: str, scenario, tmp_path: Path, **extra: str):  # noqa: ANN001
+def play(mode: str, scenario, tmp_path: Path, threaded: bool | None = None, **extra: str):  # noqa: ANN001
     """Run impsy in ``mode`` with a peer, then ``await scenario(engine, peer)``."""
 
     async def main():  # noqa: ANN202
         server, client = free_udp_port(), free_udp_port()
         config = make_config(mode, server, client, **extra)
-        engine = build_engine(config, RunOptions(logdir=tmp_path))
+        engine = build_engine(config, RunOptions(logdir=tmp_path, threaded_model=threaded))
         await engine.start(build_adapters(config, engine.dimension))
         peer = await OscPeer.open(client, server)
         try:
@@ -208,3 +208,18 @@ def test_callresponse_release_stops_the_player_before_next_deadline(tmp_path):
 
     before, after = play("callresponse", scenario, tmp_path)
     assert before == after
+
+
+@pytest.mark.parametrize("mode", ["polyphony", "callresponse", "battle"])
+def test_model_on_a_worker_thread_plays_in_every_mode(mode, tmp_path):
+    """Big models run off the loop; the routing must be the same as inline."""
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        assert engine.predictor.threaded
+        peer.send("/interface", *GESTURE)
+        await asyncio.sleep(0.02)
+        peer.send("/interface", *GESTURE)  # polyphony answers each gesture once
+        await peer.wait_for("/impsy", 2)
+        return engine.counters.model_errors
+
+    assert play(mode, scenario, tmp_path, threaded=True) == 0

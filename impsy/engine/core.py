@@ -181,10 +181,16 @@ class Engine:
             if self.responding:
                 self._silence_model()
                 log.info("user takes over")
-            self._spawn(self.predictor.condition(model_input))
+            if self.predictor.threaded:
+                self._spawn(self.predictor.condition(model_input))
+            else:  # tens of microseconds: cheaper than scheduling a task
+                self.predictor.condition_now(model_input)
             self._schedule_handover(now + self.settings.threshold)
         elif mode == "polyphony":
-            self._spawn(self._answer(model_input, now))
+            if self.predictor.threaded:
+                self._spawn(self._answer(model_input, now))
+            else:
+                self._schedule_answer(self.predictor.predict_now(model_input), now)
 
     def bad_input(self, source: str, reason: str) -> None:
         """Count and (rate-limited) report a message that could not be used."""
@@ -274,8 +280,11 @@ class Engine:
 
     async def _answer(self, model_input: np.ndarray, event_time: float) -> None:
         """polyphony: play the model's answer to one gesture after its dt."""
-        assert self._loop is not None and self.predictor is not None
-        prediction = await self.predictor.predict(model_input)
+        assert self.predictor is not None
+        self._schedule_answer(await self.predictor.predict(model_input), event_time)
+
+    def _schedule_answer(self, prediction: np.ndarray | None, event_time: float) -> None:
+        assert self._loop is not None
         if prediction is None or self.settings.paused or self.settings.mode != "polyphony":
             return
         plan = plan_playback(prediction, self.settings.timescale)

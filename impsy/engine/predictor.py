@@ -46,7 +46,8 @@ class Predictor:
             ThreadPoolExecutor(1, thread_name_prefix="impsy-model") if threaded else None
         )
 
-    def _predict(self, x: np.ndarray) -> np.ndarray | None:
+    def predict_now(self, x: np.ndarray) -> np.ndarray | None:
+        """Step and sample on the calling thread (the loop, when not ``threaded``)."""
         start = time.perf_counter()
         try:
             y = self.model.predict(x)
@@ -58,7 +59,8 @@ class Predictor:
         self.counters.predictions += 1
         return y
 
-    def _condition(self, x: np.ndarray) -> None:
+    def condition_now(self, x: np.ndarray) -> None:
+        """Step without sampling on the calling thread."""
         start = time.perf_counter()
         try:
             params = self.model.step(x)
@@ -78,15 +80,15 @@ class Predictor:
     async def predict(self, x: np.ndarray) -> np.ndarray | None:
         """Step the model on ``x`` and sample the next event."""
         if self._executor is None:
-            return self._predict(x)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, x)
+            return self.predict_now(x)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.predict_now, x)
 
     async def condition(self, x: np.ndarray) -> None:
         """Feed ``x`` into the LSTM state without sampling (the user is playing)."""
         if self._executor is None:
-            self._condition(x)
+            self.condition_now(x)
             return
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._condition, x)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.condition_now, x)
 
     async def reset(self) -> None:
         if self._executor is None:
