@@ -53,6 +53,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/eventlog.py
 	$(BIN)/python benchmarks/predict.py
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/serial_websocket.py
 
 conformance: $(VENV)/.runtime
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1

@@ -190,22 +190,18 @@ def read_osc(table: Table) -> OscConfig:
     )
 
 
-def read_websocket(table: Table, dimension: Dimension) -> WebSocketConfig | None:
-    """None, with a warning, when neither mapping is given.
+def read_websocket(table: Table, dimension: Dimension) -> WebSocketConfig:
+    """Both mapping lists are required, even though several of IMPSY's configs omit them.
 
-    IMPSY crashes on such a section, yet several of its shipped configs have
-    one; loading them with WebSocket off (and saying so) keeps them usable.
-    Giving just one of the two lists is a half-finished edit, so that fails.
+    IMPSY crashes with a KeyError on such a section once WebSocket starts;
+    refusing it at load time, with the key and an example, says what to fix
+    before a performance instead of during one.
     """
     table.warn_unknown(("server_ip", "server_port", "input", "output"))
-    if not table.has("input") and not table.has("output"):
-        table.ctx.warn(
-            "[websocket]",
-            "has no input or output mapping lists, so WebSocket is disabled; add "
-            f"input = [...] and output = [...] with {dimension.value - 1} entries each",
-        )
-        return None
-    expected = f"a mapping list of {dimension.value - 1} entries"
+    expected = (
+        f"a list of {dimension.value - 1} mapping entries (dimension {dimension.value} "
+        'minus dt) like ["note_on", 1]'
+    )
     return WebSocketConfig(
         server_ip=table.string("server_ip", "127.0.0.1"),
         server_port=table.integer("server_port", 5001, **PORT),

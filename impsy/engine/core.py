@@ -131,12 +131,13 @@ class Engine:
         self._enter_mode()
 
     async def stop(self) -> None:
-        """Silence the model, stop the adapters, close the log."""
+        """Silence everything, stop the adapters, close the log."""
         self._silence_model()
         for task in list(self._tasks):
             task.cancel()
         for adapter in reversed(self.adapters):
             try:
+                adapter.release()  # also notes echoed by input_thru: nothing may hang
                 await adapter.stop()
             except Exception:  # one broken adapter must not keep the log open
                 log.exception("error stopping %s", adapter.name)

@@ -25,7 +25,7 @@ from impsy.errors import ImpsyError
 
 log = logging.getLogger("impsy")
 
-NOT_YET_ADAPTERS = ("midi", "websocket", "serial", "serialmidi")
+NOT_YET_ADAPTERS = ("midi",)
 
 
 @dataclass
@@ -86,6 +86,18 @@ def build_adapters(config: Config, dimension: int) -> list:
         from impsy.io.osc import OSCAdapter
 
         adapters.append(OSCAdapter(config.osc, dimension))
+    if config.websocket is not None:
+        from impsy.io.websocket import WebSocketAdapter
+
+        adapters.append(WebSocketAdapter(config.websocket, dimension))
+    if config.serial is not None:
+        from impsy.io.serial_csv import SerialCSVAdapter
+
+        adapters.append(SerialCSVAdapter(config.serial, dimension))
+    if config.serialmidi is not None:
+        from impsy.io.serial_midi import SerialMidiAdapter
+
+        adapters.append(SerialMidiAdapter(config.serialmidi, dimension))
     for section in NOT_YET_ADAPTERS:
         if getattr(config, section) is not None:
             log.warning("[%s] is configured but this impsy has no %s adapter yet", section, section)

@@ -1,0 +1,161 @@
+"""A WebSocket server (``[websocket]``) speaking IMPSY's MIDI-as-text format with browsers.
+
+Every client may play and every client hears the model. Text frames carry
+one MIDI message each, channels 1-16: ``/channel/{ch}/noteon/{note}/{vel}``,
+``/channel/{ch}/noteoff/{note}/{vel}``, ``/channel/{ch}/cc/{ctrl}/{value}``
+and ``/channel/{ch}/pitchbend/{0-16383}``. An incoming message the
+``[websocket] input`` mapping knows is one gesture; a well-formed one it
+does not know (a note-off, another channel) is ignored, as IMPSY ignores
+it. A malformed text or a binary frame is counted with ``engine.bad_input``
+and the connection stays open (IMPSY's handler raises and drops the client).
+
+Outputs, encoded by the MIDI codec with the ``output`` mapping, are
+broadcast to every open connection with ``websockets``' ``broadcast``,
+which writes into each connection's buffer without waiting, so the engine
+never waits for a client. ``broadcast`` has no backpressure, so a client
+that stops reading (a backgrounded tab, a stalled phone) is skipped while
+more than 256 KiB are waiting for it, rather than growing without bound;
+the keepalive ping then closes it if it never recovers. ``release``
+broadcasts note-offs for whatever the model left sounding.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.errors import ImpsyError
+from impsy.io.base import Adapter
+from impsy.mapping.midi import MidiDecoder
+from impsy.mapping.websocket import WebSocketEncoder, text_to_midi
+
+if TYPE_CHECKING:
+    from impsy.config import WebSocketConfig
+    from impsy.engine.core import Engine
+
+log = logging.getLogger("impsy")
+# websockets' own messages ("server listening", "server closing", one per
+# handshake) repeat what the start-up summary says; only its problems matter.
+library_log = logging.getLogger("impsy.websocket")
+library_log.setLevel(logging.WARNING)
+
+MAX_BACKLOG_BYTES = 256 * 1024
+PING_INTERVAL_S = 10.0
+PING_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 1.0  # shutdown waits at most this long for a client that does not answer
+
+
+class WebSocketAdapter(Adapter):
+    """The ``[websocket]`` section: one server, any number of clients, all playing and hearing."""
+
+    name = "websocket"
+
+    def __init__(
+        self, config: WebSocketConfig, dimension: int, max_backlog: int = MAX_BACKLOG_BYTES
+    ) -> None:
+        self.config = config
+        self.dimension = dimension
+        self.max_backlog = max_backlog
+        self.engine: Engine | None = None
+        self.server: Server | None = None
+        self.clients: set[ServerConnection] = set()
+        self.listen_address: tuple[str, int] | None = None
+        self.skipped = 0
+        """Output messages not sent to a client because too much was already waiting for it."""
+        self._decoder = MidiDecoder(config.input)
+        self._encoder = WebSocketEncoder(config.output)
+        self._warn = RateLimitedWarning()
+
+    async def start(self, engine: Engine) -> None:
+        self.engine = engine
+        host, port = self.config.server_ip, self.config.server_port
+        try:
+            self.server = await serve(
+                self._serve_client,
+                host,
+                port,
+                ping_interval=PING_INTERVAL_S,
+                ping_timeout=PING_TIMEOUT_S,
+                close_timeout=CLOSE_TIMEOUT_S,
+                compression=None,  # 20-byte messages: deflate would only add latency
+                logger=library_log,
+            )
+        except OSError as err:
+            raise ImpsyError(
+                f"[websocket] cannot listen on {host}:{port}: {err.strerror or err}"
+            ) from None
+        self.listen_address = self.server.sockets[0].getsockname()[:2]
+
+    async def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.close()  # closes every connection after what is already queued
+            await server.wait_closed()
+
+    def describe(self) -> str:
+        host, port = self.listen_address or (self.config.server_ip, self.config.server_port)
+        return f"WebSocket ws://{host}:{port} (MIDI messages as /channel/... text, in and out)"
+
+    # -------------------------------------------------------------- output
+    def send(self, values: np.ndarray) -> None:
+        self._broadcast(self._encoder.encode(values))
+
+    def release(self) -> None:
+        self._broadcast(self._encoder.all_notes_off())
+
+    def _broadcast(self, texts: list[str]) -> None:
+        if not texts or not self.clients:
+            return
+        ready = []
+        for client in self.clients:
+            if client.transport.get_write_buffer_size() <= self.max_backlog:
+                ready.append(client)
+            elif client.state is State.OPEN:
+                self.skipped += len(texts)
+                self._warn.warn(
+                    "slow",
+                    f"websocket: a client at {_peer(client)} is not reading; skipping its "
+                    f"output ({self.skipped} messages so far)",
+                )
+        for text in texts:
+            broadcast(ready, text)
+
+    # --------------------------------------------------------------- input
+    async def _serve_client(self, connection: ServerConnection) -> None:
+        self.clients.add(connection)
+        log.info("websocket: client %s connected", _peer(connection))
+        try:
+            async for message in connection:
+                self._received(message)
+        except ConnectionClosed:
+            pass  # a client going away is normal
+        finally:
+            self.clients.discard(connection)
+            log.info("websocket: client %s disconnected", _peer(connection))
+
+    def _received(self, message: str | bytes) -> None:
+        engine = self.engine
+        assert engine is not None
+        if not isinstance(message, str):
+            engine.bad_input(
+                "websocket", "a binary frame; expected text like /channel/1/noteon/60/100"
+            )
+            return
+        midi = text_to_midi(message)
+        if midi is None:
+            engine.bad_input("websocket", "a message not in the /channel/{ch}/... format")
+            return
+        updates = self._decoder.decode(midi)
+        if updates:
+            engine.user_input(updates, "websocket")
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "?"
