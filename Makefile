@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/default.toml
-# Debian packages the test suite drives for real (none needed yet).
-APT_PACKAGES :=
+# Debian packages the test suite drives for real: a JACK server gives real MIDI ports.
+APT_PACKAGES := jackd2
 
 .PHONY: run test lint format bench conformance clean apt-packages
 
@@ -28,7 +28,7 @@ apt-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 run: $(VENV)/.runtime
@@ -54,6 +54,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/predict.py
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/serial_websocket.py
+	$(BIN)/python benchmarks/midi.py
 
 conformance: $(VENV)/.runtime
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1

@@ -10,6 +10,7 @@ closes the log before exiting 0; a second signal exits at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -25,7 +26,6 @@ from impsy.errors import ImpsyError
 
 log = logging.getLogger("impsy")
 
-NOT_YET_ADAPTERS = ("midi",)
 
 
 @dataclass
@@ -82,6 +82,10 @@ def load_performance_model(config: Config, options: RunOptions):  # noqa: ANN201
 
 def build_adapters(config: Config, dimension: int) -> list:
     adapters = []
+    if config.midi is not None:
+        from impsy.io.midi import MidiAdapter
+
+        adapters.append(MidiAdapter(config.midi, dimension))
     if config.osc is not None:
         from impsy.io.osc import OSCAdapter
 
@@ -98,9 +102,6 @@ def build_adapters(config: Config, dimension: int) -> list:
         from impsy.io.serial_midi import SerialMidiAdapter
 
         adapters.append(SerialMidiAdapter(config.serialmidi, dimension))
-    for section in NOT_YET_ADAPTERS:
-        if getattr(config, section) is not None:
-            log.warning("[%s] is configured but this impsy has no %s adapter yet", section, section)
     return adapters
 
 
@@ -164,6 +165,9 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
     engine = build_engine(config, options)
     try:
         await engine.start(build_adapters(config, engine.dimension))
+        # Everything loaded so far lives for the whole run; moving it out of the
+        # collector's view keeps full collections short during the performance.
+        gc.freeze()
         for line in summary(engine, config):
             click.echo(line)
         click.echo("impsy: listening (Ctrl-C to stop)", nl=True)

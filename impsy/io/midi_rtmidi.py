@@ -144,8 +144,8 @@ class CallbackSlot:
     """A MidiIn's Python callback, which can be paused for opens and closes.
 
     While paused, RtMidi queues incoming messages itself, without Python, so
-    no backend thread waits for the GIL; ``resume`` re-installs the callback
-    and returns what was queued meanwhile, oldest first.
+    no backend thread waits for the GIL; ``resume`` returns what was queued
+    meanwhile, oldest first.
     """
 
     def __init__(self, midi_in: rtmidi.MidiIn, func: Callback, data: Any) -> None:
@@ -174,14 +174,15 @@ class CallbackSlot:
         """Forget old callback contexts: any callback that was in flight has finished."""
         self._retired.clear()
 
-    def drain(self) -> list[tuple[list[int], float]]:
-        """Messages RtMidi queued while no callback was installed."""
+    def resume(self) -> list[tuple[list[int], float]]:
+        """Re-install the callback; returns the messages RtMidi queued while paused.
+
+        The queue is drained before the callback goes back (RtMidi refuses
+        to read it while one is installed), so a message landing in the
+        nanoseconds between the two waits there until the next pause.
+        """
         queued = []
         while (event := self.midi_in.get_message()) is not None:
             queued.append(event)
-        return queued
-
-    def resume(self) -> list[tuple[list[int], float]]:
-        queued = self.drain()
         self.arm()
-        return queued + self.drain()
+        return queued
