@@ -8,7 +8,7 @@ CONFIG ?= configs/default.toml
 # Debian packages the test suite drives for real: a JACK server gives real MIDI ports.
 APT_PACKAGES := jackd2
 
-.PHONY: run test lint format bench conformance clean apt-packages
+.PHONY: run test lint format bench bench-train conformance clean apt-packages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "impsy needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -55,6 +55,10 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/serial_websocket.py
 	$(BIN)/python benchmarks/midi.py
+
+# Time to quality against IMPSY 1.2.1 (needs it in .bench-venv or /tmp/impsy-ref); minutes.
+bench-train: $(VENV)/.test
+	$(BIN)/python benchmarks/train.py --quick
 
 conformance: $(VENV)/.runtime
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1

@@ -50,6 +50,8 @@ class LiteRTEngine:
 
     name = "litert"
     gate = "sigmoid"  # as converted: IMPSY converts its sigmoid inference model
+    state_map_source = "behaviour"
+    """How output states were identified: "signature", "names" or "behaviour" (probing)."""
 
     def __init__(self, path: Path, num_threads: int = 1) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -125,10 +127,19 @@ class LiteRTEngine:
         self.layers = layers
         self.mixtures = width // (2 * dimension + 1)
 
+        signature_names = self._signature_output_names()
+        by_signature = {
+            state_key(signature_names.get(d["index"], "")): d["name"] for d in state_outputs
+        }
         names_out = {state_key(d["name"]): d["name"] for d in state_outputs}
-        if set(names_out) == set(expected[1:]):
-            state_map = names_out  # our own files name their state outputs
+        if set(by_signature) == set(expected[1:]):
+            state_map = by_signature  # impsy's own files: signature outputs name the states
+            self.state_map_source = "signature"
+        elif set(names_out) == set(expected[1:]):
+            state_map = names_out  # tensors named like states
+            self.state_map_source = "names"
         else:
+            self.state_map_source = "behaviour"
             state_map = identify_state_outputs(
                 self._run_by_name,
                 {key: by_key[key]["name"] for key in expected},
@@ -152,6 +163,22 @@ class LiteRTEngine:
         self._state_inputs = [(by_key[key]["index"], (1, units)) for key in expected[1:]]
         self._x = np.zeros(self._x_shape, dtype=np.float32)
         self._x_flat = self._x.reshape(-1)
+
+    def _signature_output_names(self) -> dict[int, str]:
+        """Output tensor index -> signature output name, when the file has one signature.
+
+        Tensor names in converted files are ``StatefulPartitionedCall:N``;
+        the signature keeps the names the model gave its outputs, which
+        impsy's ``train`` and ``convert`` set to say which state is which.
+        """
+        try:
+            signatures = self._interpreter.get_signature_list()
+            if len(signatures) != 1:
+                return {}
+            runner = self._interpreter.get_signature_runner(next(iter(signatures)))
+            return {d["index"]: name for name, d in runner.get_output_details().items()}
+        except (ValueError, RuntimeError, KeyError, AttributeError):
+            return {}
 
     def _run_by_name(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One invocation with inputs given by tensor name; every output by name."""

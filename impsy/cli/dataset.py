@@ -1,0 +1,148 @@
+"""``impsy dataset``: performance logs (and MIDI files) to a training ``.npz``.
+
+IMPSY's options and output: ``-D``, ``-S logs``, ``-O datasets``, ``-F``;
+the file is ``training-dataset-{D}d.npz``, key ``perfs``, which IMPSY's
+``train`` reads. Differently from IMPSY: files are read in sorted order,
+the default dimension is the config's (IMPSY defaults to 2, whatever the
+logs are), a progress bar runs over the files, a table at the end says what
+went in and what was skipped and why, and ``--midi`` imports Standard MIDI
+Files through the config's mapping as if they had been played live.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from impsy.cli import user_errors
+
+MAPPING_SOURCES = ["midi", "websocket", "serialmidi"]
+
+
+def _mapping(config, source: str | None):
+    """The input mapping list to decode MIDI files with, and a label for messages."""
+    from impsy.errors import ImpsyError
+
+    if source is None:
+        if config.midi is not None and config.midi.in_device:
+            source = "midi"
+        else:
+            available = [s for s in ("websocket", "serialmidi") if getattr(config, s) is not None]
+            if len(available) != 1:
+                raise ImpsyError(
+                    f"{config.source}: no [midi] in_device to take an input mapping from; "
+                    "use --mapping-from midi|websocket|serialmidi with a config that has it"
+                )
+            source = available[0]
+    if source == "midi":
+        if config.midi is None or not config.midi.in_device:
+            raise ImpsyError(f"{config.source}: --mapping-from midi needs [midi] in_device")
+        device = config.midi.in_device[0]
+        return config.midi.input[device], f'[midi] input."{device}"'
+    section = getattr(config, source)
+    if section is None:
+        raise ImpsyError(f"{config.source}: --mapping-from {source} needs a [{source}] section")
+    return section.input, f"[{source}] input"
+
+
+@click.command("dataset")
+@click.option(
+    "--dimension",
+    "-D",
+    type=click.IntRange(min=2),
+    help="Dimension of the logs to read (default: the config's [model] dimension).",
+)
+@click.option(
+    "--source",
+    "-S",
+    default="logs",
+    show_default=True,
+    help="Directory of .log files (those named *-{D}d-mdrnn.log are read).",
+)
+@click.option(
+    "--destination",
+    "-O",
+    default="datasets",
+    show_default=True,
+    help="Directory to write the dataset to.",
+)
+@click.option("--filename", "-F", help="Output file name (default: training-dataset-{D}d.npz).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    help="Config file (default: ./config.toml, else the packaged default).",
+)
+@click.option(
+    "--midi",
+    "midi",
+    multiple=True,
+    help="A MIDI file or a folder of them to import as performances (repeatable).",
+)
+@click.option(
+    "--mapping-from",
+    type=click.Choice(MAPPING_SOURCES),
+    help="Which input mapping decodes --midi files (default: [midi] in_device).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing dataset file.")
+@user_errors
+def dataset(
+    dimension: int | None,
+    source: str,
+    destination: str,
+    filename: str | None,
+    config_path: str | None,
+    midi: tuple[str, ...],
+    mapping_from: str | None,
+    force: bool,
+) -> None:
+    """Make a training dataset from the interface rows of performance logs."""
+    from impsy.cli.run import find_config
+    from impsy.config import load_config
+    from impsy.dataset.collect import Collected, collect_logs, find_logs, summary_lines
+    from impsy.dataset.midi_files import find_midi_files, read_midi_file
+    from impsy.dataset.npz import dataset_file_name, write_dataset
+    from impsy.errors import ImpsyError
+
+    config = load_config(find_config(config_path))
+    dimension = dimension or config.model.dimension
+    mapping = None
+    if midi:
+        mapping, label = _mapping(config, mapping_from)
+        if len(mapping) + 1 != dimension:
+            raise ImpsyError(
+                f"{config.source}: {label} has {len(mapping)} entries (dimension "
+                f"{len(mapping) + 1}) but the dataset is dimension {dimension}"
+            )
+    output = Path(destination) / (filename or dataset_file_name(dimension))
+    if output.exists() and not force:
+        raise ImpsyError(f"{output} already exists; use --force to overwrite it")
+    source_dir = Path(source)
+    logs = find_logs(source_dir, dimension) if source_dir.is_dir() else []
+    if not source_dir.is_dir() and not midi:
+        raise ImpsyError(f"{source}: no such log folder")
+    midi_files = find_midi_files(midi) if midi else []
+    click.echo(
+        f"impsy: dimension {dimension}: {len(logs)} log file(s) in {source}"
+        + (f", {len(midi_files)} MIDI file(s) decoded with {label}" if midi else "")
+    )
+    collected = Collected()
+    with click.progressbar(logs, label="logs", file=sys.stderr) as bar:
+        collect_logs(bar, dimension, collected)
+    if midi_files:
+        with click.progressbar(midi_files, label="MIDI files", file=sys.stderr) as bar:
+            for path in bar:
+                collected.add(path.name, read_midi_file(path, mapping))
+    if not collected.performances:
+        for line in summary_lines(collected):
+            click.echo(line)
+        raise ImpsyError(
+            f"no rows to write: no *-{dimension}d-mdrnn.log in {source} had two or more "
+            "interface rows (is --dimension right?)"
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_dataset(output, collected.performances)
+    for line in summary_lines(collected, output):
+        click.echo(line)

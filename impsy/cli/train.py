@@ -1,0 +1,219 @@
+"""``impsy train``: fit an MDRNN to a dataset (IMPSY's options, plus reproducibility).
+
+IMPSY's options keep their names and defaults (``-D``, ``-S datasets``,
+``-M s``, early stopping with patience 10, 100 epochs, batch 64, ``-O
+models``). Added: ``--seed`` (same seed, same data, same weights),
+``--test-performances`` (hold out whole performances and report their
+NLL), ``--strategy`` (``mirrored`` spreads batches over every GPU) and a
+few knobs IMPSY hard-codes. TensorFlow is imported only inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from impsy.cli import user_errors
+
+SIZES = ["xxs", "xs", "s", "m", "l", "xl"]
+
+
+def dataset_path(source: str, dimension: int | None, config_path: str | None) -> Path:
+    """A ``.npz`` source as given; a directory means its ``training-dataset-{D}d.npz``.
+
+    D is ``--dimension``, else the config's ``[model] dimension`` (as
+    ``impsy dataset`` names its output), so the two commands agree by default.
+    """
+    path = Path(source)
+    if path.suffix:
+        return path
+    if dimension is None:
+        from impsy.cli.run import find_config
+        from impsy.config import load_config
+
+        dimension = load_config(find_config(config_path)).model.dimension
+    return path / f"training-dataset-{dimension}d.npz"
+
+
+@click.command("train")
+@click.option(
+    "--dimension",
+    "-D",
+    type=click.IntRange(min=2),
+    help="Dimension of the data (default: the dataset's; checked if given).",
+)
+@click.option(
+    "--source",
+    "-S",
+    default="datasets",
+    show_default=True,
+    help="A .npz dataset, or a directory holding training-dataset-{D}d.npz.",
+)
+@click.option(
+    "--modelsize",
+    "-M",
+    type=click.Choice(SIZES),
+    default="s",
+    show_default=True,
+    help="Model size: xxs 16, xs 32, s 64, m 128, l 256 units x 2 layers; xl 512 x 3.",
+)
+@click.option(
+    "--earlystopping/--no-earlystopping",
+    default=True,
+    show_default=True,
+    help="Stop when the validation loss has not improved for --patience epochs.",
+)
+@click.option(
+    "--patience",
+    "-P",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Epochs without improvement before early stopping.",
+)
+@click.option(
+    "--numepochs",
+    "-N",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="The most epochs to train.",
+)
+@click.option(
+    "--batchsize",
+    "-B",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Windows per batch.",
+)
+@click.option(
+    "--destination",
+    "-O",
+    default="models",
+    show_default=True,
+    help="Directory for the model files.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2345,
+    show_default=True,
+    help="Seeds Python, NumPy and TensorFlow (deterministic ops): same seed, same model.",
+)
+@click.option(
+    "--test-performances",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Hold out N whole performances (chosen by seed) and report their NLL.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["default", "mirrored"]),
+    default="default",
+    show_default=True,
+    help="tf.distribute strategy (mirrored: all local GPUs).",
+)
+@click.option(
+    "--sequence-length",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Steps per training window (IMPSY: 50).",
+)
+@click.option(
+    "--window-step",
+    type=click.IntRange(min=1),
+    help="Rows between windows in an epoch (default: the sequence length; IMPSY: 1).",
+)
+@click.option(
+    "--learning-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-2,
+    show_default=True,
+    help="Adam's starting learning rate (IMPSY: 0.001; gradients are clipped to norm 1).",
+)
+@click.option(
+    "--reduce-lr-patience",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Halve the learning rate after N epochs without improvement (0: never).",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after the epoch that passes this many minutes of training.",
+)
+@click.option("--name", help="File stem (default: IMPSY's musicMDRNN-dim..-scale10).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    help="Config whose [model] dimension locates the dataset in a -S directory.",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@user_errors
+def train(
+    dimension: int | None,
+    source: str,
+    modelsize: str,
+    earlystopping: bool,
+    patience: int,
+    numepochs: int,
+    batchsize: int,
+    destination: str,
+    seed: int,
+    test_performances: int,
+    strategy: str,
+    sequence_length: int,
+    window_step: int | None,
+    learning_rate: float,
+    reduce_lr_patience: int,
+    max_minutes: float | None,
+    name: str | None,
+    config_path: str | None,
+    force: bool,
+) -> None:
+    """Train an MDRNN on a dataset made by `impsy dataset`.
+
+    Writes NAME.keras, NAME.tflite, NAME.json (the run's summary) and
+    NAME-loss.png to the destination, with the weights of the epoch with
+    the lowest validation loss.
+    """
+    from impsy.training.trainer import TrainOptions, load_performances, train_model
+
+    path = dataset_path(source, dimension, config_path)
+    performances = load_performances(path, dimension)
+    options = TrainOptions(
+        dataset=path,
+        destination=Path(destination),
+        size=modelsize,
+        early_stopping=earlystopping,
+        patience=patience,
+        epochs=numepochs,
+        batch_size=batchsize,
+        seed=seed,
+        test_performances=test_performances,
+        strategy=strategy,
+        sequence_length=sequence_length,
+        window_step=window_step,
+        learning_rate=learning_rate,
+        reduce_lr_patience=reduce_lr_patience or None,
+        max_minutes=max_minutes,
+        name=name,
+        force=force,
+    )
+    click.echo(f"impsy: training a size {modelsize} MDRNN on {path} (seed {seed})")
+    result = train_model(options, performances, report=click.echo)
+    summary = result.summary
+    test = summary["test_nll"]
+    click.echo(
+        f"done in {summary['wall_seconds']:.1f} s: {summary['epochs_run']} epochs, best epoch "
+        f"{summary['best_epoch']} (val_loss {summary['best_val_loss']:.4f})"
+        + (f", test NLL {test['mean_nll']:.4f} over {test['steps']} steps" if test else "")
+    )
+    for kind, output in result.outputs.items():
+        click.echo(f"{kind:>8}: {output}")

@@ -1,0 +1,99 @@
+"""Log files to performances, with the counts a user needs to trust the result.
+
+IMPSY lists the log folder in directory order (arbitrary, so the same logs
+could give differently ordered datasets), reports only totals, and drops a
+whole file on any error. Here files are taken in sorted name order (log
+names start with their timestamp, so that is recording order), malformed
+rows are skipped and counted by reason, and a file that yields no rows is
+counted instead of silently vanishing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from impsy.dataset.logs import read_log_file
+
+
+def log_suffix(dimension: int) -> str:
+    """The ending IMPSY gives ``dimension``'s logs: ``-{D}d-mdrnn.log``."""
+    return f"-{dimension}d-mdrnn.log"
+
+
+def find_logs(source: str | Path, dimension: int) -> list[Path]:
+    """The dimension's log files in ``source``, sorted by name (= by start time)."""
+    suffix = log_suffix(dimension)
+    return sorted(p for p in Path(source).iterdir() if p.name.endswith(suffix) and p.is_file())
+
+
+@dataclass
+class Collected:
+    """Performances and what happened on the way, for the end-of-run summary."""
+
+    performances: list[np.ndarray] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    """Where each performance came from (file name), in dataset order."""
+    files: int = 0
+    empty_files: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def events(self) -> int:
+        return sum(len(p) for p in self.performances)
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(float(np.sum(p[:, 0], dtype=np.float64)) for p in self.performances))
+
+    def add(self, name: str, rows: np.ndarray, skipped: dict[str, int] | None = None) -> None:
+        """One file's rows (dropped, but counted, when there are none)."""
+        self.files += 1
+        self.skipped.update(skipped or {})
+        if len(rows):
+            self.performances.append(np.asarray(rows, dtype=np.float32))
+            self.sources.append(name)
+        else:
+            self.empty_files.append(name)
+
+
+def collect_logs(
+    paths: Iterable[Path],
+    dimension: int,
+    collected: Collected | None = None,
+    progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
+) -> Collected:
+    """Read each log into ``collected`` (a new one if None); ``progress`` may wrap the loop."""
+    collected = collected if collected is not None else Collected()
+    paths = list(paths)
+    for path in progress(paths) if progress else paths:
+        parsed = read_log_file(path, dimension)
+        collected.add(path.name, parsed.rows, parsed.skipped)
+    return collected
+
+
+def summary_lines(collected: Collected, destination: Path | None = None) -> list[str]:
+    """The end-of-run table: files, performances, events, time, skipped rows by reason."""
+    lines = [
+        f"{'files read':<26}{collected.files:>12}",
+        f"{'performances':<26}{len(collected.performances):>12}",
+        f"{'events (rows)':<26}{collected.events:>12}",
+        f"{'total time':<26}{_duration(collected.seconds):>12}",
+        f"{'empty files (dropped)':<26}{len(collected.empty_files):>12}",
+        f"{'skipped rows':<26}{sum(collected.skipped.values()):>12}",
+    ]
+    for reason, count in sorted(collected.skipped.items()):
+        lines.append(f"  {reason:<24}{count:>12}")
+    if destination is not None:
+        lines.append(f"{'written to':<26}{destination}")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"

@@ -1,0 +1,94 @@
+"""Keras callbacks for training: one progress line per epoch, and best weights kept.
+
+Built by functions so ``keras`` is imported only when training starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def make_callbacks(
+    report: Callable[[str], None],
+    epochs: int,
+    patience: int | None,
+    reduce_lr_patience: int | None = None,
+    max_seconds: float | None = None,
+) -> tuple[Any, list[Any]]:
+    """``(best, callbacks)``: ``best`` holds the best-validation weights and the history.
+
+    ``best`` restores those weights when training ends, however it ends
+    (epoch limit, early stopping, time limit, NaN), so what is exported is
+    always the epoch with the lowest validation loss, not the last one.
+    ``reduce_lr_patience`` halves the learning rate after that many epochs
+    without improvement: a high rate gets near fast, a lower one then
+    settles. ``max_seconds`` ends training after the epoch that passes it.
+    """
+    import keras
+    import numpy as np
+
+    class BestWeights(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.best_loss = float("inf")
+            self.best_epoch = 0
+            self.best_weights: list[Any] | None = None
+            self.history: list[dict[str, float]] = []
+            self._started = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            logs = logs or {}
+            seconds = time.perf_counter() - self._started
+            loss = float(logs.get("loss", float("nan")))
+            val = float(logs.get("val_loss", float("nan")))
+            self.history.append(
+                {"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": round(seconds, 3)}
+            )
+            marker = ""
+            if np.isfinite(val) and val < self.best_loss:
+                self.best_loss, self.best_epoch = val, epoch + 1
+                self.best_weights = [w.copy() for w in self.model.get_weights()]
+                marker = "  best"
+            report(
+                f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {loss:9.4f}  "
+                f"val_loss {val:9.4f}  {seconds:6.1f} s{marker}"
+            )
+
+        def on_train_end(self, logs: Any = None) -> None:
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    class TimeLimit(keras.callbacks.Callback):
+        def __init__(self, seconds: float) -> None:
+            super().__init__()
+            self.seconds = seconds
+            self._started = 0.0
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if time.perf_counter() - self._started > self.seconds:
+                report(f"time limit of {self.seconds / 60:g} min reached after epoch {epoch + 1}")
+                self.model.stop_training = True
+
+    best = BestWeights()
+    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), best]
+    if reduce_lr_patience is not None:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=reduce_lr_patience, min_lr=1e-5
+            )
+        )
+    if max_seconds is not None:
+        callbacks.append(TimeLimit(max_seconds))
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=patience)
+        )
+    return best, callbacks

@@ -1,0 +1,329 @@
+"""Train an MDRNN on a dataset and write its ``.keras``, ``.tflite``, summary and loss plot.
+
+The steps: read the performances, split whole performances into train,
+validation and test sets (seeded), fit on lazily gathered windows with one
+line per epoch, restore the best-validation weights, copy them into the
+one-step inference model, export it, and score the exported ``.keras`` on
+the test performances with :mod:`impsy.model.nll`, the same code
+``impsy evaluate`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from impsy.errors import ImpsyError
+from impsy.training.network import SCALE, model_name
+from impsy.training.split import Split, split_performances
+from impsy.training.windows import WindowSource
+
+SEQUENCE_LENGTH = 50
+"""IMPSY's training window (``SEQ_LEN``): 50 steps, scored one row ahead."""
+IMPSY_SEED = 2345
+"""IMPSY seeds NumPy and ``random`` with this (not TensorFlow, so its runs still vary)."""
+STRATEGIES = ("default", "mirrored")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything a run depends on; recorded in the summary as given."""
+
+    dataset: Path
+    destination: Path = Path("models")
+    size: str = "s"
+    early_stopping: bool = True
+    patience: int = 10
+    epochs: int = 100
+    batch_size: int = 64
+    seed: int = IMPSY_SEED
+    test_performances: int = 0
+    strategy: str = "default"
+    sequence_length: int = SEQUENCE_LENGTH
+    window_step: int | None = None
+    """Rows between windows in an epoch; None means ``sequence_length`` (IMPSY: 1)."""
+    validation_fraction: float = 0.1
+    learning_rate: float = 1e-2
+    clipnorm: float | None = 1.0
+    """Gradient norm clip: a 400 s pause is 4000 in model space, and its gradient would
+    otherwise throw the weights far off in one step (IMPSY: none)."""
+    reduce_lr_patience: int | None = 5
+    """Halve the learning rate after this many epochs without improvement (None: never)."""
+    max_minutes: float | None = None
+    """Stop after the epoch that passes this much training time (None: no limit)."""
+    name: str | None = None
+    """File stem; None means IMPSY's ``musicMDRNN-dim..-scale10``."""
+    force: bool = False
+
+
+@dataclass
+class TrainResult:
+    """What a run produced, and the numbers the summary holds."""
+
+    outputs: dict[str, Path]
+    summary: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def output_paths(destination: Path, stem: str) -> dict[str, Path]:
+    """The four files a run writes, by kind."""
+    return {
+        "keras": destination / f"{stem}.keras",
+        "tflite": destination / f"{stem}.tflite",
+        "summary": destination / f"{stem}.json",
+        "plot": destination / f"{stem}-loss.png",
+    }
+
+
+def _check_outputs(paths: dict[str, Path], force: bool) -> None:
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not force:
+        raise ImpsyError(
+            f"{', '.join(existing)} already exist(s); use --force to overwrite, or --name or "
+            "--destination to write elsewhere"
+        )
+
+
+def _strategy(name: str) -> Any:
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    raise ImpsyError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def _datasets(
+    train: WindowSource, validation: WindowSource, options: TrainOptions, step: int
+) -> tuple[Any, Any, int, int]:
+    """tf.data over the window sources: train, validation and their batches per epoch."""
+    import tensorflow as tf
+
+    dimension = train.dimension
+    spec = tf.TensorSpec((None, options.sequence_length, dimension), tf.float32)
+    rng = np.random.default_rng([options.seed, 3])
+    batches = train.training_batches(step, options.batch_size, rng)
+    train_ds = tf.data.Dataset.from_generator(
+        lambda: batches, output_signature=(spec, spec)
+    ).prefetch(2)
+    val_ds = tf.data.Dataset.from_generator(
+        lambda: validation.fixed_batches(options.sequence_length, options.batch_size),
+        output_signature=(spec, spec),
+    )
+    steps = math.ceil(train.epoch_size(step) / options.batch_size)
+    val_steps = math.ceil(validation.starts(options.sequence_length).size / options.batch_size)
+    return train_ds, val_ds.repeat(), steps, val_steps
+
+
+def _describe_split(
+    split: Split, lengths: list[int], length: int, report: Callable[[str], None]
+) -> None:
+    for label, indices in split.as_dict().items():
+        rows = sum(lengths[i] for i in indices)
+        short = sum(1 for i in indices if lengths[i] < length)
+        note = f" ({short} shorter than a window, unused)" if short and label != "test" else ""
+        report(f"{label:>10}: {len(indices):3d} performances, {rows:7d} rows{note}")
+
+
+def train_model(
+    options: TrainOptions,
+    performances: list[np.ndarray],
+    report: Callable[[str], None] = print,
+    extra_callbacks: list[Any] | None = None,
+) -> TrainResult:
+    """Run one training on the dataset's performances (read with :func:`load_performances`).
+
+    ``extra_callbacks`` are Keras callbacks run after impsy's own (the
+    benchmark uses one to score the best weights so far on the test set).
+    """
+    from impsy.config import model_size
+
+    started = time.perf_counter()
+    if options.strategy not in STRATEGIES:
+        raise ImpsyError(f"unknown strategy {options.strategy!r}; use default or mirrored")
+    size = model_size(options.size)
+    dimension = int(performances[0].shape[1])
+    stem = options.name or model_name(dimension, size.layers, size.units, size.mixtures)
+    paths = output_paths(options.destination, stem)
+    _check_outputs(paths, options.force)
+    length = options.sequence_length + 1
+    step = options.window_step or options.sequence_length
+    lengths = [len(p) for p in performances]
+    split = split_performances(
+        lengths, options.test_performances, options.seed, options.validation_fraction, length
+    )
+    _describe_split(split, lengths, length, report)
+    train_source = WindowSource([performances[i] for i in split.train], length)
+    val_source = WindowSource([performances[i] for i in split.validation], length)
+    if not train_source.epoch_size(step) or not val_source.starts(options.sequence_length).size:
+        raise ImpsyError("not enough rows for one training and one validation window")
+
+    from impsy.training.seeding import seed_everything
+
+    seed_everything(options.seed)
+    import keras
+
+    from impsy.training.callbacks import make_callbacks
+    from impsy.training.network import build_training_model, mixture_loss
+
+    strategy = _strategy(options.strategy)
+    with strategy.scope():
+        model = build_training_model(dimension, size.units, size.mixtures, size.layers)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate=options.learning_rate, clipnorm=options.clipnorm
+            ),
+            loss=mixture_loss(dimension, size.mixtures),
+        )
+    train_ds, val_ds, steps, val_steps = _datasets(train_source, val_source, options, step)
+    extra = list(extra_callbacks or [])
+    report(
+        f"training {stem}: {train_source.epoch_size(step)} windows of {options.sequence_length} "
+        f"per epoch ({steps} batches of {options.batch_size}), up to {options.epochs} epochs"
+    )
+    best, callbacks = make_callbacks(
+        report,
+        options.epochs,
+        options.patience if options.early_stopping else None,
+        options.reduce_lr_patience,
+        None if options.max_minutes is None else options.max_minutes * 60,
+    )
+    fit_started = time.perf_counter()
+    model.fit(
+        train_ds,
+        steps_per_epoch=steps,
+        validation_data=val_ds,
+        validation_steps=val_steps,
+        epochs=options.epochs,
+        shuffle=False,  # the window source shuffles, from the seed
+        callbacks=callbacks + extra,
+        verbose=0,
+    )
+    fit_seconds = time.perf_counter() - fit_started
+    if best.best_weights is None:
+        raise ImpsyError("training produced no finite validation loss (NaN from the start?)")
+    options.destination.mkdir(parents=True, exist_ok=True)
+    _export(model, dimension, size, paths)
+    test = _test_nll(paths["keras"], [performances[i] for i in split.test])
+    from impsy.training.png import write_loss_plot
+
+    write_loss_plot(paths["plot"], best.history, best.best_epoch)
+    summary = _summary(
+        options,
+        size,
+        dimension,
+        split,
+        lengths,
+        best,
+        test,
+        paths,
+        steps,
+        step,
+        fit_seconds,
+        time.perf_counter() - started,
+    )
+    from impsy.training.summary import write_summary
+
+    write_summary(paths["summary"], summary)
+    return TrainResult(outputs=paths, summary=summary, history=best.history)
+
+
+def _export(model: Any, dimension: int, size: Any, paths: dict[str, Path]) -> None:
+    """Best weights into the one-step model; save it as ``.keras`` and ``.tflite``."""
+    from impsy.training.network import build_inference_model
+    from impsy.training.tflite import convert_inference_model, write_tflite
+
+    inference = build_inference_model(dimension, size.units, size.mixtures, size.layers)
+    inference.set_weights(model.get_weights())
+    inference.save(paths["keras"])
+    write_tflite(
+        convert_inference_model(inference, dimension, size.units, size.layers), paths["tflite"]
+    )
+
+
+def _test_nll(keras_file: Path, performances: list[np.ndarray]) -> dict[str, Any] | None:
+    """Mean NLL per step (model space) of the exported file on the test performances."""
+    if not performances:
+        return None
+    from impsy.model import load_model, nll
+
+    result = nll.evaluate(load_model(keras_file), performances)
+    return {"mean_nll": result.mean_nll, "steps": result.steps, "engine": "numpy (.keras)"}
+
+
+def _summary(
+    options: TrainOptions,
+    size: Any,
+    dimension: int,
+    split: Split,
+    lengths: list[int],
+    best: Any,
+    test: dict[str, Any] | None,
+    paths: dict[str, Path],
+    steps: int,
+    step: int,
+    fit_seconds: float,
+    wall_seconds: float,
+) -> dict[str, Any]:
+    from impsy.training.summary import sha256, versions
+
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
+    settings["window_step"] = step
+    return {
+        "model": paths["keras"].stem,
+        "dataset": {
+            "file": str(options.dataset),
+            "sha256": sha256(options.dataset),
+            "performances": len(lengths),
+            "rows": int(sum(lengths)),
+        },
+        "split": split.as_dict(),
+        "split_rows": {k: int(sum(lengths[i] for i in v)) for k, v in split.as_dict().items()},
+        "architecture": {
+            "dimension": dimension,
+            "units": size.units,
+            "layers": size.layers,
+            "mixtures": size.mixtures,
+            "scale": SCALE,
+            "recurrent_activation": "sigmoid",
+        },
+        "options": settings,
+        "batches_per_epoch": steps,
+        "epochs_run": len(best.history),
+        "best_epoch": best.best_epoch,
+        "best_val_loss": best.best_loss,
+        "test_nll": test,
+        "nll_note": "mean negative log-likelihood per step in model space (data x 10), "
+        "as keras-mdn-layer's loss and impsy evaluate report it",
+        "history": best.history,
+        "fit_seconds": round(fit_seconds, 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "seed": options.seed,
+        "outputs": {kind: path.name for kind, path in paths.items()},
+        "versions": versions(),
+    }
+
+
+def load_performances(path: Path, dimension: int | None) -> list[np.ndarray]:
+    """The dataset's performances, checked against ``dimension`` when one is given."""
+    from impsy.model import ModelError, nll
+
+    try:
+        performances = nll.read_performances(path)
+    except ModelError as err:
+        raise ImpsyError(str(err)) from None
+    if not performances:
+        raise ImpsyError(f"{path}: no performances")
+    found = sorted({p.shape[1] for p in performances})
+    if len(found) != 1:
+        raise ImpsyError(f"{path}: performances of different dimensions {found}")
+    if dimension is not None and found[0] != dimension:
+        raise ImpsyError(f"{path} holds dimension {found[0]} data, not {dimension} (--dimension)")
+    return performances

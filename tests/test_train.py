@@ -1,0 +1,204 @@
+"""``impsy train`` end to end on tiny generated data: files, loading, determinism, best epoch.
+
+Every run here is real TensorFlow training (size xxs, 8-step windows, a
+few epochs), so the module shares runs between tests through fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras_mdn_layer", reason="needs the train extra (keras-mdn-layer + TF)")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from click.testing import CliRunner  # noqa: E402
+
+from impsy.cli.evaluate import evaluate  # noqa: E402
+from impsy.cli.train import train  # noqa: E402
+from impsy.dataset.npz import write_dataset  # noqa: E402
+from impsy.model import load_model  # noqa: E402
+from impsy.model.formats import read_keras  # noqa: E402
+from impsy.model.nll import evaluate as nll_evaluate  # noqa: E402
+from impsy.model.nll import read_performances  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+STEM = "musicMDRNN-dim3-layers2-units16-mixtures5-scale10"
+FAST = ["-M", "xxs", "--sequence-length", "8", "-B", "16"]
+
+
+def make_dataset(path: Path, seed: int = 0) -> Path:
+    """Eight 3-D performances: a knob that drifts and one that jumps, at irregular times."""
+    rng = np.random.default_rng(seed)
+    perfs = []
+    for length in (120, 90, 150, 60, 110, 80, 5, 100):
+        dt = rng.gamma(2.0, 0.05, length)
+        walk = np.clip(0.5 + np.cumsum(rng.normal(0, 0.05, length)), 0, 1)
+        jumps = rng.choice([0.1, 0.5, 0.9], length)
+        perfs.append(np.stack([dt, walk, jumps], axis=1).astype(np.float32))
+    return write_dataset(path, perfs)
+
+
+def run_train(tmp: Path, data: Path, *args: str, out: str = "out"):
+    result = CliRunner().invoke(
+        train, ["-S", str(data), "-O", str(tmp / out), *FAST, *args], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return tmp / out
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("data") / "training-dataset-3d.npz")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data) -> Path:
+    tmp = tmp_path_factory.mktemp("train")
+    return run_train(
+        tmp, data, "-N", "4", "--seed", "7", "--test-performances", "2", "--learning-rate", "0.01"
+    )
+
+
+def test_writes_keras_tflite_summary_and_png(trained):
+    for name in (f"{STEM}.keras", f"{STEM}.tflite", f"{STEM}.json", f"{STEM}-loss.png"):
+        assert (trained / name).is_file(), name
+    png = (trained / f"{STEM}-loss.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (640, 400)
+    idat = png[png.index(b"IDAT") + 4 : png.index(b"IEND") - 8]
+    assert len(zlib.decompress(idat)) == height * (1 + 3 * width)
+
+
+def test_summary_records_split_sizes_and_test_nll(trained, data):
+    summary = json.loads((trained / f"{STEM}.json").read_text())
+    split = summary["split"]
+    assert len(split["test"]) == 2 and split["validation"]
+    assert sorted(split["train"] + split["validation"] + split["test"]) == list(range(8))
+    assert summary["architecture"] == {
+        "dimension": 3,
+        "units": 16,
+        "layers": 2,
+        "mixtures": 5,
+        "scale": 10,
+        "recurrent_activation": "sigmoid",
+    }
+    assert summary["epochs_run"] == 4 and 1 <= summary["best_epoch"] <= 4
+    assert summary["seed"] == 7 and summary["dataset"]["sha256"]
+    best = min(h["val_loss"] for h in summary["history"])
+    assert summary["best_val_loss"] == pytest.approx(best)
+    perfs = read_performances(data)
+    expected = nll_evaluate(
+        load_model(trained / f"{STEM}.keras"), [perfs[i] for i in split["test"]]
+    )
+    assert summary["test_nll"]["mean_nll"] == pytest.approx(expected.mean_nll, abs=1e-6)
+    assert summary["versions"]["tensorflow"].startswith("2.")
+
+
+def test_tflite_and_keras_load_and_predict_the_same(trained, data):
+    keras_model = load_model(trained / f"{STEM}.keras")
+    lite = load_model(trained / f"{STEM}.tflite")
+    assert (lite.dimension, keras_model.dimension) == (3, 3)
+    assert lite._engine.state_map_source == "signature"
+    assert set(lite.tensor_map["state_outputs"]) == {
+        "state_h_0",
+        "state_c_0",
+        "state_h_1",
+        "state_c_1",
+    }
+    perf = read_performances(data)[0][:20]
+    for row in perf:
+        a, b = keras_model.step(row), lite.step(row)
+        np.testing.assert_allclose(a.raw, b.raw, atol=1e-4)
+    sample = lite.predict(perf[-1]) if hasattr(lite, "predict") else None
+    if sample is not None:
+        assert np.asarray(sample).shape == (3,)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".tflite"])
+def test_evaluate_reads_what_train_writes(trained, data, suffix):
+    result = CliRunner().invoke(evaluate, [str(trained / f"{STEM}{suffix}"), str(data)])
+    assert result.exit_code == 0, result.output
+    assert "mean NLL per step" in result.output
+
+
+def test_same_seed_gives_the_same_weights(tmp_path, data, trained):
+    again = run_train(
+        tmp_path,
+        data,
+        "-N",
+        "4",
+        "--seed",
+        "7",
+        "--test-performances",
+        "2",
+        "--learning-rate",
+        "0.01",
+    )
+    first = read_keras(trained / f"{STEM}.keras")
+    second = read_keras(again / f"{STEM}.keras")
+    for a, b in zip(first.lstm, second.lstm, strict=True):
+        np.testing.assert_array_equal(a.kernel, b.kernel)
+        np.testing.assert_array_equal(a.recurrent_kernel, b.recurrent_kernel)
+    np.testing.assert_array_equal(first.mdn.mu_kernel, second.mdn.mu_kernel)
+    assert (trained / f"{STEM}.tflite").read_bytes() == (again / f"{STEM}.tflite").read_bytes()
+
+
+def test_best_validation_weights_are_exported(tmp_path, data):
+    """Val loss rises after epoch k: the export must equal a run stopped at epoch k."""
+    # Two performances, one to train and one to validate, around different values: the
+    # model first moves toward both, then narrows onto the training one and val rises.
+    rng = np.random.default_rng(1)
+    perfs = [
+        np.column_stack([rng.gamma(2.0, 0.05, 80), rng.normal(centre, 0.02, (80, 2))])
+        for centre in (0.2, 0.8)
+    ]
+    data = write_dataset(tmp_path / "two.npz", perfs)
+    long_run = run_train(
+        tmp_path,
+        data,
+        "-N",
+        "10",
+        "--seed",
+        "3",
+        "--learning-rate",
+        "0.02",
+        "--no-earlystopping",
+        out="long",
+    )
+    summary = json.loads((long_run / f"{STEM}.json").read_text())
+    best = summary["best_epoch"]
+    assert best < summary["epochs_run"], "precondition: validation loss must rise after its best"
+    short_run = run_train(
+        tmp_path,
+        data,
+        "-N",
+        str(best),
+        "--seed",
+        "3",
+        "--learning-rate",
+        "0.02",
+        "--no-earlystopping",
+        out="short",
+    )
+    exported, at_best = (
+        read_keras(long_run / f"{STEM}.keras"),
+        read_keras(short_run / f"{STEM}.keras"),
+    )
+    for a, b in zip(exported.lstm, at_best.lstm, strict=True):
+        np.testing.assert_array_equal(a.kernel, b.kernel)
+    np.testing.assert_array_equal(exported.mdn.pi_kernel, at_best.mdn.pi_kernel)
+
+
+def test_mirrored_strategy_runs_on_cpu_and_outputs_are_not_overwritten(tmp_path, data):
+    out = run_train(tmp_path, data, "-N", "1", "--strategy", "mirrored")
+    assert (out / f"{STEM}.tflite").is_file()
+    result = CliRunner().invoke(train, ["-S", str(data), "-O", str(out), *FAST, "-N", "1"])
+    assert result.exit_code == 2 and "--force" in result.output
