@@ -72,49 +72,21 @@ def random_weights(units: int, layers: int, seed: int = 0):
 
 
 def build_tflite(units: int, layers: int, path: Path) -> None:
-    """Write an IMPSY-layout inference model of this size as a builtin-ops ``.tflite``.
+    """Write this size as the ``.tflite`` ``impsy train`` would export, random weights.
 
-    Batch 1 and sequence length 1 are fixed in the traced signature, so the
-    LSTM lowers to builtin ops (no Flex). Runs in a child process: importing
-    TensorFlow here would load its thread pools into the timing process.
+    Runs in a child process: importing TensorFlow here would load its thread
+    pools into the timing process.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import keras_mdn_layer
-    import tensorflow as tf
+    from impsy.training.network import build_inference_model
+    from impsy.training.tflite import convert_inference_model
 
-    event = keras.Input(shape=(1, DIMENSION), name="inputs")
-    x = event
-    states_in, states_out = [], []
-    for layer in range(layers):
-        h = keras.Input(shape=(units,), name=f"state_h_{layer}")
-        c = keras.Input(shape=(units,), name=f"state_c_{layer}")
-        states_in += [h, c]
-        x, h_out, c_out = keras.layers.LSTM(
-            units, return_sequences=layer < layers - 1, return_state=True, name=f"lstm_{layer}"
-        )(x, initial_state=[h, c])
-        states_out += [h_out, c_out]
-    mdn = keras_mdn_layer.MDN(DIMENSION, MIXTURES, name="mdn_outputs")(x)
-    model = keras.Model([event, *states_in], [mdn, *states_out])
+    model = build_inference_model(DIMENSION, units, MIXTURES, layers)
     rng = np.random.default_rng(0)
     model.set_weights(
         [rng.normal(0.0, 0.2, w.shape).astype("float32") for w in model.get_weights()]
     )
-    specs = [
-        tf.TensorSpec([1, *t.shape[1:]], tf.float32, name=t.name.split(":")[0])
-        for t in model.inputs
-    ]
-
-    @tf.function(input_signature=specs)
-    def serve(*tensors):
-        return model(list(tensors))
-
-    # Without a trackable object the converter freezes the weights into constants
-    # (as IMPSY's converter does); with one they stay resource variables that
-    # LiteRT's Python interpreter never initialises.
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    path.write_bytes(converter.convert())
+    path.write_bytes(convert_inference_model(model, DIMENSION, units, layers))
 
 
 def cached_tflite(size: str) -> Path | None:
