@@ -36,7 +36,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.test apt-packages
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	IMPSY_REQUIRE_TRAIN=1 $(BIN)/python -m pytest
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
 
 lint: $(VENV)/.test
