@@ -182,12 +182,13 @@ def test_bad_datagrams_are_counted_not_logged_and_do_not_stop_the_server(tmp_pat
         peer.send("/impsy/mode", "jazz")  # unknown mode
         peer.send("/impsy/timescale", -1.0)  # not positive
         peer.send("/nowhere", 1.0)
+        peer.send("/interface", *GESTURE[:-1], float("nan"))  # would poison the model and log
         peer.send_raw(encode_message("/interface", GESTURE))  # a good one after all that
         status = await peer.status()
         return status
 
     status = play("useronly", scenario, tmp_path)
-    assert status["bad_input"] == 6
+    assert status["bad_input"] == 7
     assert status["events_in"] == 1
     assert status["mode"] == "useronly"
     assert status["timescale"] == pytest.approx(0.05)

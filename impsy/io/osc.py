@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import struct
 from typing import TYPE_CHECKING, Any
@@ -169,6 +170,8 @@ class OSCAdapter(Adapter):
                 self.engine_bad(address, f"{len(args)} arguments, expected {expected} numbers")
             elif not all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
                 self.engine_bad(address, f"non-numeric argument in {args!r}")
+            elif not all(math.isfinite(a) for a in args):
+                self.engine_bad(address, f"NaN or infinity in {args!r}")
             else:
                 engine.user_values(args, "osc")
             return
