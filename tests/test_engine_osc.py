@@ -224,3 +224,33 @@ def test_model_on_a_worker_thread_plays_in_every_mode(mode, tmp_path):
         return engine.counters.model_errors
 
     assert play(mode, scenario, tmp_path, threaded=True) == 0
+
+
+def test_polyphony_answers_out_of_order_are_all_silenced_by_pause(tmp_path):
+    """A later gesture with a shorter dt plays first; pausing must still stop the earlier one."""
+    import numpy as np
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        engine.set_timescale(1.0)
+        now = asyncio.get_running_loop().time()
+        engine._schedule_answer(np.array([0.3, *GESTURE]), now)  # due in 300 ms
+        engine._schedule_answer(np.array([0.02, *GESTURE]), now)  # due in 20 ms
+        await peer.wait_for("/impsy", 1)
+        engine.set_paused(True)
+        await asyncio.sleep(0.4)
+        return len(peer.messages("/impsy"))
+
+    assert play("polyphony", scenario, tmp_path) == 1
+
+
+def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        stopping = asyncio.ensure_future(engine.stop())
+        await asyncio.sleep(0)  # stop has begun; adapters are closing
+        engine.user_values(GESTURE)
+        await stopping
+        await asyncio.sleep(0.3)  # longer than the threshold: no hand-over may happen
+        return engine.counters.events_in, engine.responding, engine._player
+
+    events, responding, player = play("callresponse", scenario, tmp_path)
+    assert (events, responding, player) == (0, False, None)

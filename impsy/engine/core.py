@@ -24,8 +24,8 @@ time never shifts the timing and error never accumulates.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -114,7 +114,9 @@ class Engine:
         self._last_user_time: float | None = None
         self._handover: asyncio.TimerHandle | None = None
         self._player: asyncio.Task | None = None
-        self._pending: deque[asyncio.TimerHandle] = deque()
+        self._pending: dict[int, asyncio.TimerHandle] = {}  # polyphony, oldest first
+        self._tokens = itertools.count()
+        self._stopping = False
         self._tasks: set[asyncio.Task] = set()
         self._warn = RateLimitedWarning()
         self.responding = False  # callresponse: the model has the floor
@@ -132,16 +134,18 @@ class Engine:
 
     async def stop(self) -> None:
         """Silence everything, stop the adapters, close the log."""
+        self._stopping = True  # input arriving while adapters close must not restart the model
         self._silence_model()
+        self._release_all()  # also notes echoed by input_thru: nothing may hang
         for task in list(self._tasks):
             task.cancel()
         for adapter in reversed(self.adapters):
             try:
-                adapter.release()  # also notes echoed by input_thru: nothing may hang
                 await adapter.stop()
             except Exception:  # one broken adapter must not keep the log open
                 log.exception("error stopping %s", adapter.name)
         self.adapters.clear()
+        self._silence_model()
         if self.predictor:
             self.predictor.close()
         if self.event_log:
@@ -165,23 +169,26 @@ class Engine:
         self._handle(interaction.model_input, interaction.values, now)
 
     def _handle(self, model_input: np.ndarray, values: np.ndarray, now: float) -> None:
+        if self._stopping:
+            return
         self.counters.events_in += 1
         if self.event_log and self.settings.log_input:
             self.event_log.write("interface", values)
-            self.counters.log_rows += 1
+            self.counters.log_rows = self.event_log.rows
         if self.settings.verbose:
             log.info("in  %s", np.round(values, 3))
         if self.settings.paused:
             return
+        mode = self.settings.mode
+        if mode == "callresponse" and self.responding:
+            # Before the echo: releasing the model's notes must not cut the user's.
+            self._silence_model()
+            log.info("user takes over")
         if self.settings.input_thru:
             self._send(np.clip(values, 0.0, 1.0))
         self._user_vector = model_input
         self._last_user_time = now
-        mode = self.settings.mode
         if mode == "callresponse":
-            if self.responding:
-                self._silence_model()
-                log.info("user takes over")
             if self.predictor.threaded:
                 self._spawn(self.predictor.condition(model_input))
             else:  # tens of microseconds: cheaper than scheduling a task
@@ -193,10 +200,15 @@ class Engine:
             else:
                 self._schedule_answer(self.predictor.predict_now(model_input), now)
 
-    def bad_input(self, source: str, reason: str) -> None:
-        """Count and (rate-limited) report a message that could not be used."""
+    def bad_input(self, source: str, reason: str, detail: str = "") -> None:
+        """Count and report a message that could not be used.
+
+        Warnings are rate-limited per (source, reason), so ``reason`` must be a
+        fixed phrase; what varies (the message itself) goes in ``detail``.
+        """
         self.counters.bad_input += 1
-        self._warn.warn(f"{source}:{reason}", f"{source}: ignored bad input: {reason}")
+        shown = f"{reason} {detail}" if detail else reason
+        self._warn.warn(f"{source}:{reason}", f"{source}: ignored bad input: {shown}")
 
     # -------------------------------------------------------------- output
     def _send(self, values: np.ndarray) -> None:
@@ -213,7 +225,7 @@ class Engine:
         self._send(values)
         if self.event_log and self.settings.log_predictions:
             self.event_log.write("rnn", values)
-            self.counters.log_rows += 1
+            self.counters.log_rows = self.event_log.rows
         if self.settings.verbose:
             log.info("out %s", np.round(values, 3))
 
@@ -237,7 +249,7 @@ class Engine:
     def _hand_over(self) -> None:
         """callresponse: the user has been quiet long enough; the model answers."""
         self._handover = None
-        if self.settings.paused or self.settings.mode != "callresponse":
+        if self._stopping or self.settings.paused or self.settings.mode != "callresponse":
             return
         if self._user_vector is None:
             return
@@ -260,9 +272,18 @@ class Engine:
         assert self._loop is not None and self.predictor is not None
         loop = self._loop
         deadline = loop.time()
+        last_input = prime
         prediction = await self.predictor.predict(prime)
-        while prediction is not None:
+        while True:
+            if prediction is None:
+                # The model failed and was reset (already reported): rest briefly,
+                # then start again from the last thing played.
+                deadline = max(deadline, loop.time()) + FIRST_DT
+                await asyncio.sleep(deadline - loop.time())
+                prediction = await self.predictor.predict(last_input)
+                continue
             plan = plan_playback(prediction, self.settings.timescale)
+            last_input = plan.next_model_input
             deadline += plan.wait
             # Predict the next event now, while waiting for this one's deadline.
             upcoming = asyncio.ensure_future(self.predictor.predict(plan.next_model_input))
@@ -286,22 +307,31 @@ class Engine:
 
     def _schedule_answer(self, prediction: np.ndarray | None, event_time: float) -> None:
         assert self._loop is not None
-        if prediction is None or self.settings.paused or self.settings.mode != "polyphony":
+        if (
+            prediction is None
+            or self._stopping
+            or self.settings.paused
+            or self.settings.mode != "polyphony"
+        ):
             return
         plan = plan_playback(prediction, self.settings.timescale)
         deadline = event_time + plan.wait
-        while self._pending and self._pending[0].cancelled():
-            self._pending.popleft()
+        if deadline < self._loop.time() - RESYNC_AFTER_S:
+            self.counters.dropped_predictions += 1  # a slow model's answer to a gesture long past
+            return
         if len(self._pending) >= MAX_PENDING:
-            self._pending.popleft().cancel()
+            oldest = next(iter(self._pending))
+            self._pending.pop(oldest).cancel()
             self.counters.dropped_predictions += 1
-        handle = self._loop.call_at(deadline, self._play_pending, plan.values, deadline)
-        self._pending.append(handle)
+        token = next(self._tokens)
+        self._pending[token] = self._loop.call_at(
+            deadline, self._play_pending, token, plan.values, deadline
+        )
 
-    def _play_pending(self, values: np.ndarray, deadline: float) -> None:
-        if self._pending:
-            self._pending.popleft()  # deadlines fire in order, so this is the one
-        self._play_model(values, deadline)
+    def _play_pending(self, token: int, values: np.ndarray, deadline: float) -> None:
+        # Each answer removes its own entry: answers with different dt fire out of order.
+        if self._pending.pop(token, None) is not None:
+            self._play_model(values, deadline)
 
     def _silence_model(self) -> None:
         """Stop everything the model has queued and release its notes."""
@@ -309,17 +339,24 @@ class Engine:
         if self._handover is not None:
             self._handover.cancel()
             self._handover = None
-        while self._pending:
-            self._pending.popleft().cancel()
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()
         was_playing = self.responding or self.settings.mode in ("battle", "polyphony")
         self.responding = False
         if was_playing:
-            for adapter in self.adapters:
+            self._release_all()
+
+    def _release_all(self) -> None:
+        for adapter in self.adapters:
+            try:
                 adapter.release()
+            except Exception as err:  # one failing output must not keep the others sounding
+                self._warn.warn(f"release:{adapter.name}", f"{adapter.name}: release failed: {err}")
 
     def _enter_mode(self) -> None:
         """Start what the current mode runs on its own."""
-        if self.settings.paused:
+        if self.settings.paused or self._stopping:
             return
         mode = self.settings.mode
         if mode == "battle":

@@ -9,11 +9,14 @@ would stall the loop for milliseconds and protects only against power loss.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from impsy.dataset.logs import format_log_line
+
+log = logging.getLogger("impsy")
 
 
 def log_file_name(dimension: int, now: dt.datetime | None = None) -> str:
@@ -39,16 +42,31 @@ class EventLog:
             suffix += 1
         self.path = path
         self.rows = 0
+        self.failed = False
         self._file: TextIO | None = None  # created with the first row: no empty logs
 
     def write(self, source: str, values: Sequence[float]) -> None:
-        if self._file is None:
-            self._file = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._file.write(format_log_line(dt.datetime.now(), source, values) + "\n")
-        self._file.flush()
+        if self.failed:
+            return
+        try:
+            if self._file is None:
+                self._file = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - close()
+            self._file.write(format_log_line(dt.datetime.now(), source, values) + "\n")
+            self._file.flush()
+        except OSError as err:
+            # A full SD card must not stop the music: say so once, keep playing.
+            self.failed = True
+            log.error(
+                "log %s: cannot write (%s); logging stops, the performance goes on",
+                self.path,
+                err.strerror or err,
+            )
+            return
         self.rows += 1
 
     def close(self) -> None:
         if self._file is not None and not self._file.closed:
-            self._file.flush()
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:
+                pass  # already reported by write()

@@ -27,7 +27,6 @@ from impsy.errors import ImpsyError
 log = logging.getLogger("impsy")
 
 
-
 @dataclass
 class RunOptions:
     """Choices from the command line that are not config keys."""

@@ -195,7 +195,8 @@ class MidiAdapter(Adapter):
         midi_input = self.inputs[port.key]
         problem = malformed(message)
         if problem is not None:
-            engine.bad_input(midi_input.source, problem)
+            reason, _, detail = problem.partition(": ")
+            engine.bad_input(midi_input.source, reason, detail)
             return
         if self.feedback.is_echo(port.key, message, when):
             return

@@ -82,7 +82,7 @@ class _Protocol(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         # ICMP "port unreachable" after sending to a client that isn't listening
         # yet: normal while a synth starts, never fatal.
-        self.adapter.engine_bad("send", f"{exc}")
+        self.adapter.engine_bad("send", "send failed", str(exc))
 
 
 def _resolve(host: str, port: int) -> tuple[str, int]:
@@ -147,15 +147,17 @@ class OSCAdapter(Adapter):
             self.transport.sendto(self._encoder.encode(values), self.client)
 
     # -------------------------------------------------------------- input
-    def engine_bad(self, what: str, reason: str) -> None:
+    def engine_bad(self, what: str, reason: str, detail: str = "") -> None:
         if self.engine is not None:
-            self.engine.bad_input(f"osc {what}", reason)
+            self.engine.bad_input(f"osc {what}", reason, detail)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             packet = OscPacket(data)
-        except ParseError as err:
-            self.engine_bad("datagram", f"not OSC ({err})")
+        except (ParseError, ValueError, RecursionError) as err:
+            # python-osc also raises UnicodeDecodeError (a ValueError) on bad
+            # strings and RecursionError on absurdly nested bundles.
+            self.engine_bad("datagram", "not OSC", f"({type(err).__name__})")
             return
         for timed in packet.messages:
             message = timed.message
@@ -167,18 +169,22 @@ class OSCAdapter(Adapter):
         if address == "/interface":
             expected = self.dimension - 1
             if len(args) != expected:
-                self.engine_bad(address, f"{len(args)} arguments, expected {expected} numbers")
+                self.engine_bad(
+                    address,
+                    f"wrong argument count, expected {expected} numbers",
+                    f"(got {len(args)})",
+                )
             elif not all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
-                self.engine_bad(address, f"non-numeric argument in {args!r}")
+                self.engine_bad(address, "non-numeric argument", repr(args)[:200])
             elif not all(math.isfinite(a) for a in args):
-                self.engine_bad(address, f"NaN or infinity in {args!r}")
+                self.engine_bad(address, "NaN or infinity", repr(args)[:200])
             else:
                 engine.user_values(args, "osc")
             return
         if address.startswith("/impsy/"):
             self.handle_command(address[len("/impsy/") :], args, sender)
             return
-        self.engine_bad("address", f"unknown address {address}")
+        self.engine_bad("address", "unknown address", address[:200])
 
     def handle_command(self, command: str, args: list[Any], sender: tuple[str, int]) -> None:
         engine = self.engine
@@ -205,7 +211,7 @@ class OSCAdapter(Adapter):
             else:
                 raise CommandError(f"unknown command /impsy/{command}")
         except CommandError as err:
-            self.engine_bad("command", str(err))
+            self.engine_bad(f"/impsy/{command[:40]}", "bad command", str(err)[:200])
 
     def _reply_status(self, sender: tuple[str, int]) -> None:
         assert self.engine is not None and self.transport is not None

@@ -132,7 +132,10 @@ class WebSocketAdapter(Adapter):
         log.info("websocket: client %s connected", _peer(connection))
         try:
             async for message in connection:
-                self._received(message)
+                try:
+                    self._received(message)
+                except Exception as err:  # one odd message must not cost the client its connection
+                    self.engine.bad_input("websocket", "unreadable message", repr(err)[:200])
         except ConnectionClosed:
             pass  # a client going away is normal
         finally:

@@ -34,8 +34,8 @@ _WORD = {status: word for word, status in _STATUS.items()}
 
 def _number(text: str, high: int) -> int | None:
     """A plain decimal 0..high; anything else (signs, spaces, other digits) is None."""
-    if not (text.isascii() and text.isdigit()):
-        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 5:
+        return None  # also keeps int() away from its 4300-digit limit
     value = int(text)
     return value if value <= high else None
 

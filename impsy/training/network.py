@@ -42,12 +42,19 @@ def _recurrent_activation(gate: str) -> Any:
 
 
 def build_training_model(
-    dimension: int, units: int, mixtures: int, layers: int, sequence_length: int | None = None
+    dimension: int,
+    units: int,
+    mixtures: int,
+    layers: int,
+    sequence_length: int | None = None,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
 ) -> Any:
     """The model ``fit`` trains: ``(batch, T, D)`` in, ``(batch, T, K*(2D+1))`` out.
 
     ``sequence_length=None`` leaves T free, so one model trains on windows
-    and can also be evaluated on whole performances.
+    and can also be evaluated on whole performances. ``dropout`` and
+    ``recurrent_dropout`` act only while training; they add no weights.
     """
     import keras
     import keras_mdn_layer as mdn
@@ -55,7 +62,13 @@ def build_training_model(
     inputs = keras.Input(shape=(sequence_length, dimension), name="inputs")
     x = inputs
     for layer in range(layers):
-        x = keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{layer}")(x)
+        x = keras.layers.LSTM(
+            units,
+            return_sequences=True,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            name=f"lstm_{layer}",
+        )(x)
     outputs = keras.layers.TimeDistributed(mdn.MDN(dimension, mixtures, name="mdn_outputs"))(x)
     return keras.Model(inputs, outputs, name=model_name(dimension, layers, units, mixtures))
 

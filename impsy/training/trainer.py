@@ -60,6 +60,15 @@ class TrainOptions:
     name: str | None = None
     """File stem; None means IMPSY's ``musicMDRNN-dim..-scale10``."""
     force: bool = False
+    init_from: Path | None = None
+    """A ``.keras`` of the same size whose weights start the training (fine-tuning)."""
+    dropout: float = 0.0
+    """Dropout on each LSTM's inputs while training (0: none)."""
+    recurrent_dropout: float = 0.0
+    """Dropout on each LSTM's recurrent state while training (0: none)."""
+    split_length: int | None = None
+    """Shortest performance the validation split may pick (default: the window,
+    ``sequence_length + 1``); set 51 to keep a 50-step run's split with longer windows."""
 
 
 @dataclass
@@ -157,7 +166,11 @@ def train_model(
     step = options.window_step or options.sequence_length
     lengths = [len(p) for p in performances]
     split = split_performances(
-        lengths, options.test_performances, options.seed, options.validation_fraction, length
+        lengths,
+        options.test_performances,
+        options.seed,
+        options.validation_fraction,
+        options.split_length or length,
     )
     _describe_split(split, lengths, length, report)
     train_source = WindowSource([performances[i] for i in split.train], length)
@@ -175,7 +188,17 @@ def train_model(
 
     strategy = _strategy(options.strategy)
     with strategy.scope():
-        model = build_training_model(dimension, size.units, size.mixtures, size.layers)
+        model = build_training_model(
+            dimension,
+            size.units,
+            size.mixtures,
+            size.layers,
+            dropout=options.dropout,
+            recurrent_dropout=options.recurrent_dropout,
+        )
+        if options.init_from is not None:
+            model.set_weights(_initial_weights(options.init_from, dimension, size))
+            report(f"starting from the weights of {options.init_from}")
         model.compile(
             optimizer=keras.optimizers.Adam(
                 learning_rate=options.learning_rate, clipnorm=options.clipnorm
@@ -233,6 +256,21 @@ def train_model(
 
     write_summary(paths["summary"], summary)
     return TrainResult(outputs=paths, summary=summary, history=best.history)
+
+
+def _initial_weights(path: Path, dimension: int, size: Any) -> list[Any]:
+    """The weights of a ``.keras`` inference model of this size, in training-model order."""
+    from impsy.training.network import build_inference_model
+
+    inference = build_inference_model(dimension, size.units, size.mixtures, size.layers)
+    try:
+        inference.load_weights(str(path))
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds on a mismatch
+        raise ImpsyError(
+            f"{path}: cannot load its weights into a size {size.units}x"
+            f"{size.layers}, {size.mixtures}-mixture dim-{dimension} model: {err}"
+        ) from None
+    return inference.get_weights()
 
 
 def _export(model: Any, dimension: int, size: Any, paths: dict[str, Path]) -> None:
