@@ -18,6 +18,7 @@ import sys
 
 _PR_SET_TIMERSLACK = 29
 _TIMER_SLACK_NS = 1000
+SELECT_LIMIT = 1024  # FD_SETSIZE
 
 
 def _lower_timer_slack() -> None:
@@ -30,9 +31,26 @@ def _lower_timer_slack() -> None:
         pass  # precision is a bonus, never a requirement
 
 
+def _cap_descriptors() -> None:
+    """select() cannot watch descriptors >= 1024: make the OS refuse them instead.
+
+    With the cap, a flood of connections makes ``accept`` fail with EMFILE,
+    which asyncio handles by pausing; without it, one descriptor numbered
+    1024 would crash the loop.
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft > SELECT_LIMIT:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (SELECT_LIMIT, hard))
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A selector loop with microsecond timer resolution."""
     _lower_timer_slack()
+    _cap_descriptors()
     return asyncio.SelectorEventLoop(selectors.SelectSelector())
 
 

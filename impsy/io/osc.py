@@ -111,6 +111,14 @@ class OSCAdapter(Adapter):
     async def start(self, engine: Engine) -> None:
         self.engine = engine
         loop = asyncio.get_running_loop()
+        try:
+            self.client = _resolve(self.config.client_ip, self.config.client_port)
+        except OSError as err:
+            from impsy.errors import ImpsyError
+
+            raise ImpsyError(
+                f"[osc] client_ip {self.config.client_ip!r}: cannot resolve it ({err})"
+            ) from None
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
@@ -127,7 +135,6 @@ class OSCAdapter(Adapter):
         sock.setblocking(False)
         self.transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
         self.listen_address = sock.getsockname()[:2]
-        self.client = _resolve(self.config.client_ip, self.config.client_port)
 
     async def stop(self) -> None:
         if self.transport is not None:
