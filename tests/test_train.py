@@ -202,3 +202,29 @@ def test_mirrored_strategy_runs_on_cpu_and_outputs_are_not_overwritten(tmp_path,
     assert (out / f"{STEM}.tflite").is_file()
     result = CliRunner().invoke(train, ["-S", str(data), "-O", str(out), *FAST, "-N", "1"])
     assert result.exit_code == 2 and "--force" in result.output
+
+
+def test_init_from_starts_from_the_given_weights(tmp_path, data, trained):
+    """Fine-tuning with a vanishing learning rate exports the weights it started from."""
+    start = trained / f"{STEM}.keras"
+    out = run_train(
+        tmp_path,
+        data,
+        "-N",
+        "1",
+        "--seed",
+        "7",
+        "--test-performances",
+        "2",
+        "--learning-rate",
+        "1e-12",
+        "--init-from",
+        str(start),
+        "--dropout",
+        "0.1",
+        "--recurrent-dropout",
+        "0.1",
+    )
+    before, after = load_model(start), load_model(out / f"{STEM}.keras")
+    for event in read_performances(data)[0][:20]:
+        assert np.allclose(before.step(event).raw, after.step(event).raw, atol=1e-5)

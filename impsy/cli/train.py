@@ -154,6 +154,18 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
     "config_path",
     help="Config whose [model] dimension locates the dataset in a -S directory.",
 )
+@click.option(
+    "--init-from",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Start from this .keras of the same size (fine-tuning, e.g. on longer windows).",
+)
+@click.option(
+    "--split-length",
+    type=click.IntRange(min=2),
+    help="Keep the validation split of runs with this window (rows) when fine-tuning.",
+)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0)
+@click.option("--recurrent-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @user_errors
 def train(
@@ -175,6 +187,10 @@ def train(
     max_minutes: float | None,
     name: str | None,
     config_path: str | None,
+    init_from: str | None,
+    split_length: int | None,
+    dropout: float,
+    recurrent_dropout: float,
     force: bool,
 ) -> None:
     """Train an MDRNN on a dataset made by `impsy dataset`.
@@ -205,6 +221,10 @@ def train(
         max_minutes=max_minutes,
         name=name,
         force=force,
+        init_from=Path(init_from) if init_from else None,
+        split_length=split_length,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
     )
     click.echo(f"impsy: training a size {modelsize} MDRNN on {path} (seed {seed})")
     result = train_model(options, performances, report=click.echo)
