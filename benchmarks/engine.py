@@ -740,7 +740,10 @@ class ForeignCpu:
         return max(0.0, (busy - busy0) - (mine - mine0)) / max(wall - wall0, 1e-9)
 
 
-def wait_for_quiet(limit_s: float, threshold: float = 0.25) -> float:
+NOISY_CORES = 0.25  # other processes' CPU above which a step's timings are suspect
+
+
+def wait_for_quiet(limit_s: float, threshold: float = NOISY_CORES) -> float:
     """Wait, up to ``limit_s``, for 2 s in which other processes use < ``threshold`` cores."""
     end = time.perf_counter() + limit_s
     while True:
@@ -921,7 +924,7 @@ def report(results: Results, labels: tuple[str, str]) -> str:
         f"- model: `{MODEL.relative_to(ROOT)}` for both systems",
         f"- CPU used by other processes during each step, in cores (0 = quiet machine): {loads}",
     ]
-    if busiest > 0.25:
+    if busiest > NOISY_CORES:
         head.append(
             f"- **warning**: other work used up to {busiest:.2f} of the {os.cpu_count()} cores "
             "during this run; timing rows from those steps are pessimistic"
@@ -1005,6 +1008,14 @@ def main(argv: list[str] | None = None) -> int:
         "--timescale", type=float, default=0.02, help="battle-mode timescale (default 0.02)"
     )
     parser.add_argument(
+        "--retry-noisy",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"repeat a step up to N times while other processes used > {NOISY_CORES} "
+        "cores during it; the quietest attempt is reported (default 0)",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -1030,18 +1041,28 @@ def main(argv: list[str] | None = None) -> int:
 
     def step(system: System, name: str, run: Callable[[], object]) -> None:
         print(f"[{time.perf_counter() - began:5.0f} s] {system.label}: {name}", flush=True)
-        if args.wait_quiet > 0:
-            other = wait_for_quiet(args.wait_quiet)
-            print(f"        (waited for quiet: other processes at {other:.2f} cores)", flush=True)
-        t, foreign = time.perf_counter(), ForeignCpu()
-        try:
-            results.put(system.key, name, run())
-        except Exception as err:  # one failed measurement must not lose the others
-            print(f"        failed: {type(err).__name__}: {err}")
-            results.put(system.key, name, {"error": f"{type(err).__name__}: {err}"})
-        other = foreign.cores()
-        results.loads.append((f"{system.key}:{name}", other))
-        print(f"        {time.perf_counter() - t:.1f} s; other processes used {other:.2f} cores")
+        best: tuple[float, object] | None = None
+        for _ in range(1 + args.retry_noisy):
+            if args.wait_quiet > 0:
+                other = wait_for_quiet(args.wait_quiet)
+                print(f"        (waited for quiet: others at {other:.2f} cores)", flush=True)
+            t, foreign = time.perf_counter(), ForeignCpu()
+            try:
+                outcome = run()
+            except Exception as err:  # one failed measurement must not lose the others
+                print(f"        failed: {type(err).__name__}: {err}")
+                outcome = {"error": f"{type(err).__name__}: {err}"}
+            other = foreign.cores()
+            print(
+                f"        {time.perf_counter() - t:.1f} s; other processes used {other:.2f} cores"
+            )
+            if best is None or other < best[0]:
+                best = (other, outcome)
+            if other <= NOISY_CORES:
+                break
+        assert best is not None
+        results.put(system.key, name, best[1])
+        results.loads.append((f"{system.key}:{name}", best[0]))
 
     if "rtt" in only:
         step(impsy, "echo", lambda: measure_echo_floor(500 if args.quick else 2000))
