@@ -291,10 +291,10 @@ class Engine:
                 delay = deadline - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                elif -delay > RESYNC_AFTER_S:
+                self._play_model(plan.values, deadline)  # lateness against the real deadline
+                if -delay > RESYNC_AFTER_S:
                     self.counters.resyncs += 1
                     deadline = loop.time()
-                self._play_model(plan.values, deadline)
                 prediction = await upcoming
             finally:
                 if not upcoming.done():
