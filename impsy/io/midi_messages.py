@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from impsy.mapping.midi import NOTE_OFF, NOTE_ON, data_length
+
 CLOCK = 0xF8
 START = 0xFA
 CONTINUE = 0xFB
@@ -18,23 +20,8 @@ STOP = 0xFC
 SONG_POSITION = 0xF2
 TRANSPORT = frozenset({CLOCK, START, CONTINUE, STOP, SONG_POSITION})
 
-NOTE_OFF = 0x80
-NOTE_ON = 0x90
 SYSEX = 0xF0
 END_OF_SYSEX = 0xF7
-
-# Data bytes after each system common status (0xF4, 0xF5 are undefined: none).
-_SYSTEM_DATA = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF4: 0, 0xF5: 0, 0xF6: 0}
-
-
-def data_length(status: int) -> int:
-    """Data bytes after ``status`` (not sysex)."""
-    kind = status & 0xF0
-    if kind in (0xC0, 0xD0):
-        return 1
-    if kind != 0xF0:
-        return 2
-    return _SYSTEM_DATA.get(status, 0)
 
 
 def malformed(message: Sequence[int]) -> str | None:
@@ -84,6 +71,9 @@ class SoundingNotes:
 
     def __init__(self) -> None:
         self._notes: set[tuple[int, int]] = set()
+
+    def __contains__(self, channel_note: tuple[int, int] | None) -> bool:
+        return channel_note in self._notes
 
     def update(self, message: Sequence[int]) -> None:
         if (on := note_on(message)) is not None:

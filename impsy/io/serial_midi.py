@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from impsy.io.base import Adapter
+from impsy.io.midi_messages import SoundingNotes, note_off
 from impsy.io.serial_port import SerialLink
 from impsy.mapping.midi import (
-    NOTE_OFF,
-    NOTE_ON,
     Message,
     MidiDecoder,
     MidiEncoder,
@@ -40,11 +39,6 @@ from impsy.mapping.midi import (
 if TYPE_CHECKING:
     from impsy.config import SerialMidiConfig
     from impsy.engine.core import Engine
-
-
-def _is_note_off(message: Message) -> bool:
-    kind = message[0] & 0xF0
-    return kind == NOTE_OFF or (kind == NOTE_ON and message[2] == 0)
 
 
 def midi_bytes(messages: list[Message]) -> bytes:
@@ -67,7 +61,7 @@ class SerialMidiAdapter(Adapter):
         self._parser = MidiStreamParser()
         self._decoder = MidiDecoder(config.input)
         self._encoder = MidiEncoder(config.output)
-        self._on_wire: set[tuple[int, int]] = set()  # (channel, note) sent on, not yet off
+        self._on_wire = SoundingNotes()  # notes whose note-on really went out
         self._owed: dict[tuple[int, int], Message] = {}  # note-offs waiting for a reconnect
 
     async def start(self, engine: Engine) -> None:
@@ -99,7 +93,7 @@ class SerialMidiAdapter(Adapter):
         if self.link.write(midi_bytes(messages)):
             self._track(messages)
             return
-        needed = [m for m in messages if _is_note_off(m) and (m[0] & 0x0F, m[1]) in self._on_wire]
+        needed = [m for m in messages if note_off(m) in self._on_wire]
         if not needed:
             return
         if self.link.connected and self.link.write(midi_bytes(needed), force=True):
@@ -110,10 +104,7 @@ class SerialMidiAdapter(Adapter):
 
     def _track(self, messages: list[Message]) -> None:
         for message in messages:
-            if message[0] & 0xF0 == NOTE_ON and message[2] > 0:
-                self._on_wire.add((message[0] & 0x0F, message[1]))
-            elif _is_note_off(message):
-                self._on_wire.discard((message[0] & 0x0F, message[1]))
+            self._on_wire.update(message)
 
     def _connected(self) -> None:
         self._parser = MidiStreamParser()  # a half-received message is from the old link

@@ -221,8 +221,8 @@ class MidiEncoder:
             messages.append((status, target[1], raw))
 
 
-def _data_length(status: int) -> int:
-    """Data bytes after a (non-realtime, non-sysex) status byte."""
+def data_length(status: int) -> int:
+    """Data bytes after a (non-realtime, non-sysex) status byte; undefined ones have none."""
     kind = status & 0xF0
     if kind in (0xC0, 0xD0):
         return 1
@@ -265,7 +265,7 @@ class MidiStreamParser:
                     self._pending = []
             elif self._running is not None:
                 self._pending = [self._running, byte]
-                self._needed = _data_length(self._running) - 1
+                self._needed = data_length(self._running) - 1
                 if self._needed == 0:
                     messages.append(tuple(self._pending))
                     self._pending = []
@@ -278,7 +278,7 @@ class MidiStreamParser:
         if status == 0xF7 or self._in_sysex:
             self._running = None
             return
-        needed = _data_length(status)
+        needed = data_length(status)
         self._running = status if status < 0xF0 else None
         if needed == 0:
             messages.append((status,))

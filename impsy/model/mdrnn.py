@@ -76,28 +76,17 @@ class MDRNN:
 
     def sample(self, params: MixtureParams) -> np.ndarray:
         """Draw the next unscaled event from ``params`` with the current temperatures."""
-        return draw(
-            params.raw,
-            self.dimension,
-            self.mixtures,
-            self.pi_temp,
-            self.sigma_temp,
-            self._rng,
-            _UNSCALE,
-        )
+        return self._draw(params.raw)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``sample(step(x))``: the next unscaled event after ``x``."""
         if len(x) != self.dimension:
             raise self._wrong_length(x)
+        return self._draw(self._engine_step(x))  # no MixtureParams built per note
+
+    def _draw(self, raw: np.ndarray) -> np.ndarray:
         return draw(
-            self._engine_step(x),
-            self.dimension,
-            self.mixtures,
-            self.pi_temp,
-            self.sigma_temp,
-            self._rng,
-            _UNSCALE,
+            raw, self.dimension, self.mixtures, self.pi_temp, self.sigma_temp, self._rng, _UNSCALE
         )
 
     def reset(self) -> None:
