@@ -27,7 +27,7 @@ import asyncio
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from impsy.engine.ratelimit import RateLimitedWarning
 from impsy.engine.stats import Counters
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from impsy.engine.eventlog import EventLog
     from impsy.io.base import Adapter
@@ -120,6 +120,12 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._warn = RateLimitedWarning()
         self.responding = False  # callresponse: the model has the floor
+        # Watchers of every gesture and every played prediction (web UI, sequencer):
+        # called on the loop as observer(kind, values, loop_time), kind "interface" or "rnn".
+        self.observers: list[Callable[[str, np.ndarray, float], None]] = []
+        # Extra runtime commands by name (e.g. "seq/tempo"), reachable from OSC and
+        # the web UI; a handler gets the argument list and may raise CommandError.
+        self.command_handlers: dict[str, Callable[[list[Any]], object]] = {}
 
     # ----------------------------------------------------------- lifecycle
     async def start(self, adapters: Iterable[Adapter] = ()) -> None:
@@ -177,6 +183,8 @@ class Engine:
             self.counters.log_rows = self.event_log.rows
         if self.settings.verbose:
             log.info("in  %s", np.round(values, 3))
+        if self.observers:
+            self._notify("interface", values, now)
         if self.settings.paused:
             return
         mode = self.settings.mode
@@ -228,6 +236,15 @@ class Engine:
             self.counters.log_rows = self.event_log.rows
         if self.settings.verbose:
             log.info("out %s", np.round(values, 3))
+        if self.observers:
+            self._notify("rnn", values, self._loop.time())
+
+    def _notify(self, kind: str, values: np.ndarray, when: float) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(kind, values, when)
+            except Exception as err:  # a broken watcher must not stop the music
+                self._warn.warn(f"observer:{observer!r}", f"observer failed: {err}")
 
     # ----------------------------------------------------------- the modes
     def _spawn(self, coro) -> None:  # noqa: ANN001
@@ -417,6 +434,45 @@ class Engine:
         self.settings.threshold = self._positive("threshold", value)
         if self._handover is not None and self._last_user_time is not None:
             self._schedule_handover(self._last_user_time + self.settings.threshold)
+
+    def end_response(self) -> None:
+        """callresponse: the model gives the floor back now (e.g. at a bar line).
+
+        Its notes are released and it waits for the next call, as if the user
+        had just played, but nothing is logged or echoed.
+        """
+        if self.responding:
+            self._silence_model()
+            log.info("model hands back")
+
+    def swap_model(self, model) -> None:  # noqa: ANN001 - an impsy.model MDRNN
+        """Play with another model from now on, without dropping input.
+
+        The new model must have this run's dimension (the mappings are fixed).
+        Whatever the old model queued is silenced; the mode then restarts.
+        """
+        if model.dimension != self.dimension:
+            raise CommandError(
+                f"model dimension {model.dimension} does not match this run's {self.dimension}"
+            )
+        if self.model is not None:
+            model.pi_temp = self.model.pi_temp
+            model.sigma_temp = self.model.sigma_temp
+        self._silence_model()
+        old = self.predictor
+        self.model = model
+        self.predictor = Predictor(model, self.counters, old.threaded if old else None)
+        if old is not None:
+            old.close()
+        self._enter_mode()
+        log.info("model: %s", model.describe())
+
+    def command(self, name: str, args: list[Any]) -> object:
+        """Run an extra command registered in ``command_handlers``."""
+        handler = self.command_handlers.get(name)
+        if handler is None:
+            raise CommandError(f"unknown command {name}")
+        return handler(args)
 
     def status(self) -> dict[str, object]:
         """Everything a status query or the web UI shows, as plain values."""

@@ -38,3 +38,7 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """One line for the start-up summary: what and where."""
+
+    def health(self) -> dict[str, object]:
+        """What the dashboard shows: ``state`` is "open", "waiting" or "error"."""
+        return {"name": self.name, "description": self.describe(), "state": "open"}

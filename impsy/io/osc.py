@@ -201,6 +201,8 @@ class OSCAdapter(Adapter):
                 self._reply_status(sender)
             elif command == "reset":
                 engine.reset()
+            elif command in engine.command_handlers:
+                engine.command(command, list(args))
             elif not args:
                 raise CommandError(f"/impsy/{command} needs an argument")
             elif command == "mode":
