@@ -59,7 +59,7 @@ def test_check_config_reports_ok_and_errors_one_line_each(tmp_path: Path) -> Non
     good = ROOT / "configs" / "default.toml"
     result = CliRunner().invoke(check_config, [str(good), str(bad)])
     assert result.exit_code == 1
-    assert f"ok {good} (callresponse, dimension 9, osc, webui)" in result.stdout
+    assert f"ok {good} (callresponse, dimension 9, osc, sequencer, webui)" in result.stdout
     assert result.stderr.strip() == (
         f"error: {bad}: [osc] server_port: expected an integer 1-65535, got 0"
     )

@@ -27,7 +27,8 @@ def check_config(files: tuple[str, ...]) -> None:
             continue
         for warning in config.warnings:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
-        enabled = (*config.adapters, *(["webui"] if config.webui else []))
+        extras = [name for name in ("sequencer", "webui") if getattr(config, name) is not None]
+        enabled = (*config.adapters, *extras)
         adapters = ", ".join(enabled) or "no adapters"
         click.echo(
             f"ok {name} ({config.interaction.mode}, dimension {config.model.dimension}, {adapters})"

@@ -21,6 +21,7 @@ from impsy.config.sections import (
     read_midi,
     read_model,
     read_osc,
+    read_sequencer,
     read_serial,
     read_serialmidi,
     read_websocket,
@@ -38,6 +39,7 @@ SECTIONS: tuple[str, ...] = (
     "serial",
     "serialmidi",
     "webui",
+    "sequencer",
 )
 
 
@@ -95,6 +97,7 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
     interaction = read_interaction(section("interaction"))
     present = {name: top.section_table(name) for name in SECTIONS}
     serial = read_serial(present["serial"]) if present["serial"] else None
+    midi = read_midi(present["midi"], dimension) if present["midi"] else None
     return Config(
         source=source,
         title=top.optional_string("title"),
@@ -106,7 +109,7 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
         log_predictions=top.boolean("log_predictions", False),
         interaction=interaction,
         model=model,
-        midi=read_midi(present["midi"], dimension) if present["midi"] else None,
+        midi=midi,
         osc=read_osc(present["osc"]) if present["osc"] else None,
         websocket=read_websocket(present["websocket"], dimension) if present["websocket"] else None,
         serial=serial,
@@ -116,6 +119,9 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
             else None
         ),
         webui=read_webui(present["webui"]) if present["webui"] else None,
+        sequencer=(
+            read_sequencer(present["sequencer"], dimension, midi) if present["sequencer"] else None
+        ),
         warnings=tuple(ctx.warnings),
         _raw=raw,
     )

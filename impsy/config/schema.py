@@ -118,6 +118,60 @@ class WebUIConfig:
     command_port: int = 4002
 
 
+CLOCK_SOURCES: tuple[str, ...] = ("internal", "master", "follow")
+EDIT_MODES: tuple[str, ...] = ("step", "live")
+
+
+@dataclass(frozen=True)
+class SequencerTrackConfig:
+    """One track of the sequencer's first pattern (a saved bank overrides these)."""
+
+    name: str = "track 1"
+    port: str = ""
+    """A MIDI output port name (partial match); "" or "osc" plays through OSC."""
+    channel: int = 1
+    steps: int = 16
+    steps_per_beat: int = 4
+
+
+@dataclass(frozen=True)
+class SequencerControllerConfig:
+    """A MIDI controller driving the sequencer through a profile's rules."""
+
+    profile: str
+    """A built-in profile name or a .toml path (checked when the config loads)."""
+    in_device: str
+    out_device: str | None = None
+    """Where its LEDs are lit; None = no LED feedback."""
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    """The step sequencer: tempo, tracks, clock sync and how the model plays on the grid."""
+
+    tempo: float = 120.0
+    swing: float = 0.0
+    steps: int = 16
+    tracks: tuple[SequencerTrackConfig, ...] = (SequencerTrackConfig(),)
+    clock: str = "internal"
+    clock_out: tuple[str, ...] = ()
+    clock_in: str = ""
+    quantise: float = 100.0
+    model_track: int = 0
+    """Index of the track the model plays on; -1 keeps the model off the grid."""
+    mapping: MappingList | None = None
+    """Model values <-> notes/velocity/CCs; None = derived from the dimension (see defaults)."""
+    note_low: int = 36
+    note_high: int = 84
+    model_gate: float = 1.0
+    ghosts: int = 0
+    response_bars: int = 1
+    patterns: str = ""
+    autostart: bool = False
+    edit_mode: str = "step"
+    controllers: tuple[SequencerControllerConfig, ...] = ()
+
+
 ADAPTER_SECTIONS: tuple[str, ...] = ("midi", "osc", "websocket", "serial", "serialmidi")
 
 
@@ -142,6 +196,7 @@ class Config:
     serial: SerialConfig | None = None
     serialmidi: SerialMidiConfig | None = None
     webui: WebUIConfig | None = None
+    sequencer: SequencerConfig | None = None
     warnings: tuple[str, ...] = ()
     """Non-fatal problems (unknown keys, coerced values), each naming file, section and key."""
     _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -157,6 +212,8 @@ class Config:
         if self.midi is not None:
             found += [(f"[midi] input.{quoted(p)}", m) for p, m in self.midi.input.items()]
             found += [(f"[midi] output.{quoted(p)}", m) for p, m in self.midi.output.items()]
+        if self.sequencer is not None and self.sequencer.mapping is not None:
+            found.append(("[sequencer] mapping", self.sequencer.mapping))
         for section in ("websocket", "serialmidi"):
             value = getattr(self, section)
             if value is not None:

@@ -8,13 +8,17 @@ IMPSY's own files load without warnings about them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from impsy.config.errors import ConfigError
 from impsy.config.modes import canonical_mode, describe_modes
 from impsy.config.reader import REQUIRED, Context, Table, quoted, shown
 from impsy.config.schema import (
+    CLOCK_SOURCES,
+    EDIT_MODES,
     ENGINES,
     GATES,
     InteractionConfig,
@@ -22,6 +26,9 @@ from impsy.config.schema import (
     MidiConfig,
     ModelConfig,
     OscConfig,
+    SequencerConfig,
+    SequencerControllerConfig,
+    SequencerTrackConfig,
     SerialConfig,
     SerialMidiConfig,
     WebSocketConfig,
@@ -267,4 +274,176 @@ def read_webui(table: Table) -> WebUIConfig:
         token=token,
         monitor_port=table.integer("monitor_port", 4001, **PORT),
         command_port=table.integer("command_port", 4002, **PORT),
+    )
+
+
+SEQUENCER_KEYS: tuple[str, ...] = (
+    "tempo",
+    "swing",
+    "steps",
+    "tracks",
+    "clock",
+    "clock_out",
+    "clock_in",
+    "quantise",
+    "model_track",
+    "mapping",
+    "note_low",
+    "note_high",
+    "model_gate",
+    "ghosts",
+    "response_bars",
+    "patterns",
+    "autostart",
+    "edit_mode",
+    "controllers",
+)
+CONTROLLER_KEYS: tuple[str, ...] = ("profile", "in_device", "out_device")
+TRACK_KEYS: tuple[str, ...] = ("name", "port", "channel", "steps", "steps_per_beat")
+STEPS_PER_BEAT: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+
+
+def _bounded(table: Table, key: str, default: float, low: float, high: float) -> float:
+    value = table.number(key, default)
+    if not low <= value <= high:
+        table.fail(key, f"expected a number {low:g}-{high:g}, got {shown(value)}")
+    return value
+
+
+class _ItemTable(Table):
+    """A table inside an array, named in messages like ``[sequencer] tracks[0].channel``."""
+
+    def __init__(self, ctx: Context, prefix: str, data: dict[str, Any]) -> None:
+        super().__init__(ctx, "sequencer", data)
+        self.prefix = prefix
+
+    def where(self, key: str) -> str:
+        return f"{self.prefix}.{key}"
+
+
+def _sequencer_tracks(table: Table, steps: int) -> tuple[SequencerTrackConfig, ...]:
+    raw = table.value("tracks", 1, "a number of tracks or an array of tables")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        if not 1 <= raw <= 16:
+            table.fail("tracks", f"expected 1-16 tracks, got {raw}")
+        return tuple(
+            SequencerTrackConfig(name=f"track {i + 1}", steps=steps, channel=i + 1)
+            for i in range(raw)
+        )
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
+        table.fail(
+            "tracks",
+            'expected a number of tracks or an array of tables like [{ name = "bass", '
+            f'port = "", channel = 2 }}], got {shown(raw)}',
+        )
+    if len(raw) > 16:
+        table.fail("tracks", f"expected at most 16 tracks, got {len(raw)}")
+    tracks = []
+    for index, entry in enumerate(raw):
+        where = f"tracks[{index}]"
+        sub = _ItemTable(table.ctx, f"[sequencer] {where}", entry)
+        sub.warn_unknown(TRACK_KEYS)
+        spb = sub.integer("steps_per_beat", 4, low=1, high=8)
+        if spb not in STEPS_PER_BEAT:
+            sub.fail("steps_per_beat", f"expected one of {list(STEPS_PER_BEAT)}, got {spb}")
+        tracks.append(
+            SequencerTrackConfig(
+                name=sub.string("name", f"track {index + 1}"),
+                port=sub.string("port", ""),
+                channel=sub.integer("channel", 1, low=1, high=16),
+                steps=sub.integer("steps", steps, low=1, high=64),
+                steps_per_beat=spb,
+            )
+        )
+    return tuple(tracks)
+
+
+def _resolve_profile(ctx: Context, profile: str) -> str:
+    """A profile path as written, else beside the config file (like IMPSY's model paths)."""
+    if not profile.endswith(".toml") or os.path.isabs(profile) or os.path.exists(profile):
+        return profile
+    beside = os.path.join(os.path.dirname(ctx.label), profile)
+    return beside if os.path.exists(beside) else profile
+
+
+def _sequencer_controllers(table: Table) -> tuple[SequencerControllerConfig, ...]:
+    raw = table.value("controllers", [], "an array of tables")
+    example = '[{ profile = "launchpad", in_device = "Launchpad", out_device = "Launchpad" }]'
+    if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+        table.fail("controllers", f"expected an array of tables like {example}, got {shown(raw)}")
+    controllers = []
+    for index, entry in enumerate(raw):
+        sub = _ItemTable(table.ctx, f"[sequencer] controllers[{index}]", entry)
+        sub.warn_unknown(CONTROLLER_KEYS)
+        profile = _resolve_profile(table.ctx, sub.string("profile"))
+        in_device = sub.string("in_device")
+        out_device = sub.optional_string("out_device")
+        if not in_device:
+            sub.fail("in_device", 'expected the controller\'s MIDI input port name, got ""')
+        from impsy.sequencer.profiles import load_profile  # here: it imports impsy.config
+
+        try:
+            load_profile(profile)
+        except ConfigError as err:
+            sub.fail("profile", str(err))
+        controllers.append(SequencerControllerConfig(profile, in_device, out_device or None))
+    return tuple(controllers)
+
+
+def read_sequencer(table: Table, dimension: Dimension, midi: MidiConfig | None) -> SequencerConfig:
+    """The ``[sequencer]`` section; its presence switches the step sequencer on."""
+    table.warn_unknown(SEQUENCER_KEYS)
+    steps = table.integer("steps", 16, low=1, high=64)
+    tracks = _sequencer_tracks(table, steps)
+    clock = table.string("clock", "internal", choices=CLOCK_SOURCES)
+    clock_in = table.string("clock_in", "")
+    has_midi_in = midi is not None and bool(midi.in_device)
+    if clock == "follow" and not clock_in and not has_midi_in:
+        table.fail(
+            "clock_in",
+            'clock = "follow" needs clock_in (a MIDI input port name) or a [midi] in_device '
+            "to follow",
+        )
+    clock_out = table.string_list("clock_out", ())
+    if clock == "master" and not clock_out:
+        table.ctx.warn(
+            "[sequencer] clock_out", 'clock = "master" but no clock_out ports, so no clock is sent'
+        )
+    model_track = table.integer("model_track", 0, low=-1)
+    if model_track >= len(tracks):
+        table.fail(
+            "model_track",
+            f"expected -1 (none) or a track index 0-{len(tracks) - 1}, got {model_track}",
+        )
+    mapping = None
+    if table.has("mapping"):
+        mapping = read_mapping_list(
+            table.ctx, "[sequencer] mapping", table.data["mapping"], dimension
+        )
+    note_low = table.integer("note_low", 36, low=0, high=127)
+    note_high = table.integer("note_high", 84, low=0, high=127)
+    if note_high < note_low + 11:
+        table.fail(
+            "note_high", f"expected at least note_low + 11 = {note_low + 11}, got {note_high}"
+        )
+    return SequencerConfig(
+        tempo=_bounded(table, "tempo", 120.0, 20.0, 300.0),
+        swing=_bounded(table, "swing", 0.0, 0.0, 0.75),
+        steps=steps,
+        tracks=tracks,
+        clock=clock,
+        clock_out=clock_out,
+        clock_in=clock_in,
+        quantise=_bounded(table, "quantise", 100.0, 0.0, 100.0),
+        model_track=model_track,
+        mapping=mapping,
+        note_low=note_low,
+        note_high=note_high,
+        model_gate=_bounded(table, "model_gate", 1.0, 0.01, 16.0),
+        ghosts=table.integer("ghosts", 0, low=0, high=64),
+        response_bars=table.integer("response_bars", 1, low=0),
+        patterns=table.string("patterns", ""),
+        autostart=table.boolean("autostart", False),
+        edit_mode=table.string("edit_mode", "step", choices=EDIT_MODES),
+        controllers=_sequencer_controllers(table),
     )

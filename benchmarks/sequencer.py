@@ -1,0 +1,181 @@
+"""The sequencer's timing: 16ths at 120 BPM, against the ideal grid, with and without a model.
+
+Runs impsy's sequencer adapter on impsy's event loop (``impsy.engine.loop``)
+for ``--duration`` seconds per phase, every step of a 16-step track on, in
+MIDI clock master mode (so 24 ticks per beat are scheduled too). Phase 1
+runs the sequencer alone; phase 2 runs the engine in battle mode with the
+bundled model predicting on its own (its notes land on a second track of the
+grid), so inference competes for the loop.
+
+For every note-on of the pattern's track it records when it really happened
+(``loop.time()`` in the output callback) and compares it with the ideal grid
+``start + n * 0.125 s``: lateness p50/p99/max, and drift = the slope of a
+line fitted through the errors (ms per minute; 0 means the grid does not
+wander however long it plays). The sequencer's own counters (every step,
+note-off and clock tick) are printed too. Prints numbers; asserts nothing.
+
+    python benchmarks/sequencer.py [--duration 600] [--phases alone,model]
+                                   [--realtime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from results import record  # noqa: E402
+
+MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5"
+STEP_S = 60 / 120 / 4
+
+
+def config_text(with_model: bool) -> str:
+    model = f'file = "{MODEL}"\nseed = 1\ntimescale = 1.0' if with_model else ""
+    mode = "battle" if with_model else "useronly"
+    return f"""
+log_input = false
+log_predictions = false
+[interaction]
+mode = "{mode}"
+[model]
+dimension = 9
+{model}
+[sequencer]
+tempo = 120
+clock = "master"
+tracks = [{{ name = "grid", port = "osc" }}, {{ name = "model", port = "osc", channel = 2 }}]
+model_track = 1
+"""
+
+
+async def phase(with_model: bool, duration: float) -> dict:
+    from impsy.config import load_config_text
+    from impsy.engine.runner import RunOptions, build_adapters, build_engine
+
+    config = load_config_text(config_text(with_model), "bench.toml")
+    with tempfile.TemporaryDirectory() as logdir:
+        engine = build_engine(config, RunOptions(logdir=Path(logdir)))
+        adapters = build_adapters(config, engine.dimension)
+        adapter = adapters[-1]
+        seq = adapter.sequencer
+        for step in seq.pattern.tracks[0].steps:
+            step.on = True
+        loop = asyncio.get_running_loop()
+        times: list[tuple[int, float]] = []  # (step number, when it sounded)
+        model_notes = [0]
+
+        def output(index: int, track, message: list[int]) -> None:  # noqa: ANN001
+            if message[0] & 0xF0 == 0x90:
+                if index == 0:  # the number of the step being played (skipped ones count)
+                    times.append((seq._step_numbers[0] - 1, loop.time()))
+                else:
+                    model_notes[0] += 1
+
+        seq.output = output
+        await engine.start(adapters)
+        await asyncio.sleep(2.0)  # warm up: model loaded and predicting, caches hot
+        cpu = time.process_time()
+        seq.start()
+        start = seq.timeline.t0
+        await asyncio.sleep(duration)
+        seq.stop()
+        cpu = time.process_time() - cpu
+        snapshot = seq.snapshot()
+        predictions = engine.counters.outputs
+        await engine.stop()
+    numbers = np.array([n for n, _ in times])
+    actual = np.array([t for _, t in times])
+    ideal = start + numbers * STEP_S
+    error_ms = (actual - ideal) * 1000
+    # Drift: how far the typical error moved from the first tenth of the run to the last,
+    # per minute (medians, so a few late events from a busy machine do not count as drift).
+    tenth = max(1, len(error_ms) // 10)
+    moved = float(np.median(error_ms[-tenth:]) - np.median(error_ms[:tenth]))
+    slope = moved / (duration / 60)
+    return {
+        "phase": "with model (battle)" if with_model else "sequencer alone",
+        "steps": len(actual),
+        "p50": float(np.percentile(error_ms, 50)),
+        "p99": float(np.percentile(error_ms, 99)),
+        "max": float(error_ms.max()),
+        "min": float(error_ms.min()),
+        "drift": slope,
+        "last": float(error_ms[-1]),
+        "seq": snapshot["lateness"],
+        "ticks": snapshot["clock"]["lateness"],
+        "skipped": snapshot["skipped"],
+        "predictions": predictions,
+        "model_notes": model_notes[0],
+        "cpu": cpu / duration * 100,
+    }
+
+
+def report(result: dict) -> None:
+    seq, ticks = result["seq"], result["ticks"]
+    print(f"\n## {result['phase']}: {result['steps']} sixteenths")
+    print(
+        f"note-on vs ideal grid: p50 {result['p50']:.3f} ms, p99 {result['p99']:.3f} ms, "
+        f"max {result['max']:.3f} ms (min {result['min']:.3f} ms)"
+    )
+    print(
+        f"drift: {result['drift']:+.5f} ms/minute (error of the last step {result['last']:+.3f} ms)"
+    )
+    print(
+        f"all scheduled events ({seq['count']}: steps, note-offs): p50 {seq['p50_ms']:.3f}, "
+        f"p99 {seq['p99_ms']:.3f}, max {seq['max_ms']:.3f} ms"
+    )
+    print(
+        f"MIDI clock ticks ({ticks['count']}): p50 {ticks['p50_ms']:.3f}, "
+        f"p99 {ticks['p99_ms']:.3f}, max {ticks['max_ms']:.3f} ms; "
+        f"steps skipped (> 50 ms late): {result['skipped']}"
+    )
+    if result["predictions"]:
+        print(f"model: {result['predictions']} predictions, {result['model_notes']} on the grid")
+    print(f"process CPU: {result['cpu']:.1f} % of one core")
+    phase_name = "with the model" if result["predictions"] else "alone"
+    note = f"{result['steps']} sixteenths at 120 BPM"
+    record(
+        f"sequencer note-on lateness p99, {phase_name}", result["p99"], "ms", goal="<= 1", note=note
+    )
+    record(f"sequencer drift, {phase_name}", result["drift"], "ms/minute", goal="|x| <= 0.1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds per phase")
+    parser.add_argument("--phases", default="alone,model", help="alone, model or both")
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run under SCHED_FIFO priority 10, as a performer runs audio software with JACK",
+    )
+    args = parser.parse_args()
+    if args.realtime:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except (AttributeError, PermissionError) as err:
+            print(f"--realtime: not allowed here ({err}); running with normal priority")
+    from impsy.engine import loop as impsy_loop
+
+    policy = "SCHED_FIFO" if os.sched_getscheduler(0) == os.SCHED_FIFO else "normal"
+    print(
+        f"sequencer benchmark: 16ths at 120 BPM, {args.duration:g} s per phase, "
+        f"{policy} scheduling, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    for name in args.phases.split(","):
+        report(impsy_loop.run(phase(name == "model", args.duration)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,479 @@
+"""The sequencer as an impsy adapter: ports, OSC sound, commands, and the model's side.
+
+``SequencerAdapter.sequencer`` is the ``SequencerControl`` every front end
+uses (the web UI finds it by that attribute). At start the adapter:
+
+- opens a MIDI output for every track port and ``clock_out`` port, and the
+  ``clock_in`` input (missing ports are warned about once and connected when
+  they appear, as in the ``[midi]`` adapter; a track without its port is silent);
+- plays tracks whose port is "" or "osc" as ``/impsy/seq/play i i i``
+  (track, note, velocity; 0 = off) through the ``[osc]`` adapter's client;
+- registers the ``seq/...`` commands (OSC ``/impsy/seq/...``), whose file
+  names are bare names in the patterns folder (``impsy.sequencer.pattern_files``);
+- in follow mode without ``clock_in``, listens to the ``[midi]`` adapter's
+  clock messages;
+- while it plays, records every tempo in effect beside the run's log
+  (``impsy.sequencer.tempo_log``), for ``impsy export-session``'s tempo map.
+
+The engine's predictions arrive in ``send``: they are placed on the model
+track's grid (quantised), or proposed as ghost steps. Human actions on the
+sequencer go the other way, into ``engine.user_input``, so they are logged
+and answered like any gesture. In callresponse the model hands back at a
+bar line after ``response_bars`` bars.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from impsy.engine.core import CommandError
+from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.io.base import Adapter
+from impsy.sequencer.bridge import GridMapping, default_mapping
+from impsy.sequencer.clock import Clock, LoopClock
+from impsy.sequencer.commands import register_commands
+from impsy.sequencer.control import SequencerEvent
+from impsy.sequencer.pattern import Bank, Pattern, Track
+from impsy.sequencer.pattern_files import (
+    BANK_EXTENSIONS,
+    MIDI_EXTENSIONS,
+    PATTERNS_FOLDER,
+    Background,
+    midi_size_check,
+    named_file,
+    read_midi,
+    write_midi,
+)
+from impsy.sequencer.sequencer import NOTE_OFF, NOTE_ON, Sequencer
+from impsy.sequencer.storage import BankFileError, load_bank, save_bank
+from impsy.sequencer.tempo_log import TempoLog, tempo_path
+
+if TYPE_CHECKING:
+    from impsy.config.schema import SequencerConfig
+    from impsy.engine.core import Engine
+    from impsy.io.midi_ports import Port, PortManager
+
+log = logging.getLogger("impsy")
+
+PLAY_ADDRESS = "/impsy/seq/play"
+CC_ADDRESS = "/impsy/seq/cc"
+
+
+def initial_bank(config: SequencerConfig) -> Bank:
+    """One pattern with the configured tracks, every step off."""
+    tracks = [
+        Track.empty(
+            t.name, t.steps, port=t.port, channel=t.channel, steps_per_beat=t.steps_per_beat
+        )
+        for t in config.tracks
+    ]
+    return Bank([Pattern("pattern 1", tracks)])
+
+
+class SequencerAdapter(Adapter):
+    """The ``[sequencer]`` section."""
+
+    name = "sequencer"
+
+    def __init__(
+        self,
+        config: SequencerConfig,
+        dimension: int,
+        clock: Clock | None = None,
+        api: str | None = None,
+    ) -> None:
+        self.config = config
+        self.dimension = dimension
+        self.mapping = GridMapping(
+            config.mapping or default_mapping(dimension), config.note_low, config.note_high
+        )
+        self.bank_path = Path(config.patterns).expanduser() if config.patterns else None
+        bank = initial_bank(config)
+        if self.bank_path is not None and self.bank_path.exists():
+            try:
+                bank = load_bank(self.bank_path)
+            except BankFileError as err:
+                log.warning("sequencer: %s; starting with an empty pattern", err)
+        self.sequencer = Sequencer(
+            bank,
+            clock or LoopClock(),
+            self._output,
+            tempo=config.tempo,
+            swing=config.swing,
+            clock_source=config.clock,
+            clock_output=self._clock_output,
+            model_track=config.model_track,
+            quantise=config.quantise,
+            ghost_steps=config.ghosts,
+            model_gate=config.model_gate,
+            edit_mode=config.edit_mode,
+        )
+        self.sequencer.on_gesture = self._gesture
+        self.sequencer.bar_listeners.append(self._bar)
+        self.engine: Engine | None = None
+        self.osc = None
+        self.ports: PortManager | None = None
+        self._outputs: dict[str, Port] = {}
+        self._clock_in: Port | None = None
+        self._midi_adapter = None
+        self.controllers: list[Any] = []  # impsy.sequencer.controller.ControllerPort
+        self._api = api
+        self._response_until: int | None = None
+        self._warn = RateLimitedWarning()
+        self.tempo_log: TempoLog | None = None
+        self._files = Background(self._file_failed)
+
+    # ----------------------------------------------------------- lifecycle
+    async def start(self, engine: Engine) -> None:
+        self.engine = engine
+        self.osc = next((a for a in engine.adapters if hasattr(a, "send_message")), None)
+        await self._open_ports()
+        if self.config.clock == "follow" and self._clock_in is None:
+            self._midi_adapter = next(
+                (a for a in engine.adapters if hasattr(a, "realtime_listeners")), None
+            )
+            if self._midi_adapter is not None:
+                self._midi_adapter.realtime_listeners.append(self._realtime)
+            else:
+                log.warning("sequencer: clock = follow but no MIDI input to follow")
+        await self._start_controllers(engine)
+        event_log = getattr(engine, "event_log", None)
+        if event_log is not None:
+            self.tempo_log = TempoLog(tempo_path(event_log.path))
+            self.sequencer.add_listener(self._tempo_event)
+        register_commands(self, engine.command_handlers)
+        if self.config.autostart and self.config.clock != "follow":
+            self.sequencer.start()
+
+    async def stop(self) -> None:
+        if self.engine is None:
+            return
+        await self._files.drain()  # MIDI files being written are finished
+        engine, self.engine = self.engine, None
+        if self.sequencer.playing and self.config.clock != "follow":
+            self.sequencer.stop()
+        self.sequencer.release_all()
+        if self.tempo_log is not None:
+            self.sequencer.remove_listener(self._tempo_event)
+            self.tempo_log.close()
+            self.tempo_log = None
+        for name in [n for n in engine.command_handlers if n.startswith("seq/")]:
+            del engine.command_handlers[name]
+        if self._midi_adapter is not None:
+            if self._realtime in self._midi_adapter.realtime_listeners:
+                self._midi_adapter.realtime_listeners.remove(self._realtime)
+            self._midi_adapter = None
+        for controller in reversed(self.controllers):
+            try:
+                await controller.stop()
+            except Exception:  # one broken controller must not keep the ports open
+                log.exception("sequencer: error stopping a controller")
+        self.controllers.clear()
+        if self.ports is not None:
+            ports, self.ports = self.ports, None
+            await ports.stop()
+
+    async def _start_controllers(self, engine: Engine) -> None:
+        """The ``controllers`` of the config, each with its profile's rules and LEDs."""
+        if not self.config.controllers:
+            return
+        from impsy.sequencer.controller import ControllerPort, load_profile
+
+        for entry in self.config.controllers:
+            controller = ControllerPort(
+                load_profile(entry.profile),
+                self.sequencer,
+                engine,
+                entry.in_device,
+                entry.out_device,
+                api=self._api,
+            )
+            await controller.start()
+            self.controllers.append(controller)
+
+    async def _open_ports(self) -> None:
+        names = {t.port for p in self.sequencer.bank.patterns for t in p.tracks if not t.plays_osc}
+        names |= set(self.config.clock_out)
+        clock_in = self.config.clock_in if self.config.clock == "follow" else ""
+        if not names and not clock_in:
+            return
+        from impsy.io.midi_ports import Port, PortManager
+        from impsy.io.midi_rtmidi import selected_api
+
+        self._outputs = {name: Port(name, is_input=False) for name in sorted(names)}
+        inputs = []
+        if clock_in:
+            self._clock_in = Port(clock_in, is_input=True)
+            inputs.append(self._clock_in)
+        self.ports = PortManager(
+            selected_api(self._api), inputs, list(self._outputs.values()), self._midi_in
+        )
+        try:
+            await self.ports.start()
+        except BaseException:
+            await self.ports.stop()
+            self.ports = None
+            raise
+
+    def describe(self) -> str:
+        seq = self.sequencer
+        tracks = ", ".join(
+            f"{t.name} ({'OSC' if t.plays_osc else repr(t.port)} ch {t.channel})"
+            for t in seq.pattern.tracks
+        )
+        controllers = "".join(f"; {c.describe()}" for c in self.controllers)
+        return (
+            f"sequencer {seq.tempo:g} BPM, clock {self.config.clock}, "
+            f"{len(seq.bank.patterns)} pattern(s); tracks {tracks}{controllers}"
+        )
+
+    def health(self) -> dict[str, object]:
+        missing = [p.key for p in self._outputs.values() if p.midi is None]
+        if self._clock_in is not None and self._clock_in.midi is None:
+            missing.append(self._clock_in.key)
+        for controller in self.controllers:
+            missing += controller.health().get("missing_ports", [])
+        state = "waiting" if missing else "open"
+        return {
+            "name": self.name,
+            "description": self.describe(),
+            "state": state,
+            "missing_ports": missing,
+            "playing": self.sequencer.playing,
+            "tempo": self.sequencer.tempo,
+            "seq_lateness_p50_ms": self.sequencer.lateness.percentile_ms(50),
+            "seq_lateness_p99_ms": self.sequencer.lateness.percentile_ms(99),
+            "seq_lateness_max_ms": self.sequencer.lateness.max_s * 1000,
+            "seq_events": self.sequencer.lateness.count,
+            "controllers": [c.health() for c in self.controllers],
+        }
+
+    # -------------------------------------------------------------- sound
+    def _output(self, index: int, track: Track, message: list[int]) -> None:
+        if track.plays_osc:
+            if self.osc is None:
+                self._warn.warn(
+                    "no osc",
+                    f"sequencer: track {track.name!r} plays through OSC but there is no [osc] "
+                    "section; it is silent",
+                )
+                return
+            kind = message[0] & 0xF0
+            if kind == NOTE_ON:
+                self.osc.send_message(PLAY_ADDRESS, [index, message[1], message[2]])
+            elif kind == NOTE_OFF:
+                self.osc.send_message(PLAY_ADDRESS, [index, message[1], 0])
+            else:
+                self.osc.send_message(CC_ADDRESS, [index, message[1], message[2]])
+            return
+        port = self._outputs.get(track.port)
+        if port is None:
+            self._warn.warn(
+                f"unknown port:{track.port}",
+                f"sequencer: track {track.name!r} port {track.port!r} was not open at start "
+                "(restart impsy to open it); the track is silent",
+            )
+            return
+        if port.midi is not None:
+            port.midi.send_message(message)
+
+    def _clock_output(self, message: list[int]) -> None:
+        for name in self.config.clock_out:
+            port = self._outputs.get(name)
+            if port is not None and port.midi is not None:
+                port.midi.send_message(message)
+
+    # -------------------------------------------------------------- clock in
+    def _midi_in(self, port: Port, message: list[int], when: float) -> None:
+        if message and message[0] >= 0xF0:
+            self.sequencer.clock_message(message, self._loop_time(when))
+            self._follow_tempo()
+
+    def _realtime(self, message: Any) -> None:  # a mido.Message from the [midi] adapter
+        self.sequencer.clock_message(message.bytes())
+        self._follow_tempo()
+
+    # -------------------------------------------------------------- tempo map
+    def _follow_tempo(self) -> None:
+        """Follow mode: the master's tempo as estimated, which moves with every tick."""
+        seq = self.sequencer
+        if self.tempo_log is not None and seq.playing and seq.estimator.bpm is not None:
+            self.tempo_log.observe(seq.tempo)
+
+    def _tempo_event(self, event: SequencerEvent) -> None:
+        """The tempo when playing starts, and each change while it plays.
+
+        Following, the tempo is not known until the master's ticks say it:
+        ``_follow_tempo`` records it.
+        """
+        seq = self.sequencer
+        if self.tempo_log is None or not seq.playing or seq.clock_source == "follow":
+            return
+        if event.kind in ("transport", "tempo"):
+            self.tempo_log.observe(seq.tempo, exact=True)
+
+    def _loop_time(self, monotonic: float) -> float:
+        """The sequencer's clock for a ``time.monotonic()`` stamp (the loop uses the same)."""
+        return self.sequencer.clock.now() - (time.monotonic() - monotonic)
+
+    # -------------------------------------------------------------- the model
+    def send(self, values: np.ndarray) -> None:
+        """A prediction (or an input_thru echo): onto the model track's grid."""
+        if self.sequencer.model_track < 0:
+            return
+        note = self.mapping.to_grid(values)
+        if note is None:
+            return
+        engine = self.engine
+        if engine is not None and engine.responding and self._response_until is None:
+            bars = self.config.response_bars
+            if bars > 0:
+                self._response_until = self.sequencer.next_bar + bars
+        self.sequencer.place_model_note((note.note,), note.velocity, note.cc)
+
+    def release(self) -> None:
+        self._response_until = None
+        self.sequencer.release_model()
+
+    def _bar(self, bar: int) -> None:
+        engine = self.engine
+        if engine is None or self._response_until is None:
+            return
+        if not engine.responding:
+            self._response_until = None
+        elif bar >= self._response_until:
+            self._response_until = None
+            engine.end_response()
+
+    def _gesture(self, note: int, velocity: int, cc: dict[int, int]) -> None:
+        if self.engine is not None:
+            updates = self.mapping.to_updates(note, velocity, cc)
+            if updates:
+                self.engine.user_input(updates, "sequencer")
+
+    def send_status(self) -> None:
+        """``/impsy/seq/status`` name/value pairs and ``/impsy/seq/histogram`` to the OSC client."""
+        if self.osc is None:
+            raise CommandError("seq/status replies over OSC, but there is no [osc] section")
+        snap = self.sequencer.snapshot()
+        late = snap["lateness"]
+        values = {
+            "tempo": float(snap["tempo"]),
+            "playing": int(snap["playing"]),
+            "playhead": snap["playhead"],
+            "pattern": snap["selected_pattern"],
+            "track": snap["selected_track"],
+            "lateness_count": late["count"],
+            "lateness_p50_ms": float(late["p50_ms"]),
+            "lateness_p99_ms": float(late["p99_ms"]),
+            "lateness_max_ms": float(late["max_ms"]),
+        }
+        args: list[Any] = []
+        for key, value in values.items():
+            args += [key, value]
+        self.osc.send_message("/impsy/seq/status", args)
+        self.osc.send_message("/impsy/seq/histogram", list(late["histogram"]["counts"]))
+
+    # -------------------------------------------------------------- files
+    @property
+    def patterns_folder(self) -> Path:
+        """Where commands' file names live: the bank file's folder, else ``./patterns``."""
+        return self.bank_path.parent if self.bank_path is not None else Path(PATTERNS_FOLDER)
+
+    def named_file(self, name: Any, extensions: tuple[str, ...], write: bool = False) -> Path:
+        """A file name from a command, as a path in ``patterns_folder`` (see ``pattern_files``)."""
+        return named_file(self.patterns_folder, name, extensions, write)
+
+    def save_named(self, name: str | None) -> Path:
+        """``seq/save``: the bank file, or ``name`` in the patterns folder.
+
+        An existing file there is only replaced when it is a bank: whatever
+        folder the bank lives in, a command cannot overwrite another file
+        (a ``config.toml`` beside it, say).
+        """
+        if name is None:
+            return self.save()
+        target = self.named_file(name, BANK_EXTENSIONS, write=True)
+        if target.exists() and target != self.bank_path:
+            try:
+                load_bank(target)
+            except BankFileError:
+                raise CommandError(
+                    f"{target} exists and is not a pattern bank; not overwriting it"
+                ) from None
+        return self.save(str(target))
+
+    def load_named(self, name: str | None) -> None:
+        """``seq/load``: the bank file, or ``name`` in the patterns folder."""
+        self.load(None if name is None else str(self.named_file(name, BANK_EXTENSIONS)))
+
+    def export_midi(self, name: str) -> Path:
+        """``seq/export_midi``: the song when one is set, else the current pattern, as SMF.
+
+        Written in a worker thread from a copy taken now; the path is returned at once.
+        """
+        target = self.named_file(name, MIDI_EXTENSIONS, write=True)
+        seq = self.sequencer
+        if seq.bank.song:
+            copies = {i: seq.bank.patterns[i].copy() for i in set(seq.bank.song)}
+            patterns, title = [copies[i] for i in seq.bank.song], "song"
+        else:
+            patterns, title = [seq.pattern.copy()], seq.pattern.name
+        self._files.run(
+            "cannot export a MIDI file",
+            write_midi,
+            patterns,
+            seq.tempo,
+            title,
+            target,
+            then=lambda path: log.info("sequencer: exported %s", path),
+        )
+        return target
+
+    def import_midi(self, name: str) -> Path:
+        """``seq/import_midi``: a MIDI file becomes a new pattern, appended and selected.
+
+        Read in a worker thread; the pattern joins the bank when it is ready.
+        """
+        source = self.named_file(name, MIDI_EXTENSIONS)
+        midi_size_check(source)
+
+        def add(pattern: Pattern) -> None:
+            index = self.sequencer.add_pattern(pattern)
+            log.info("sequencer: imported %s as pattern %d", source, index)
+
+        self._files.run("cannot import a MIDI file", read_midi, source, then=add)
+        return source
+
+    def _file_failed(self, reason: str, detail: str) -> None:
+        if self.engine is not None:
+            self.engine.bad_input("sequencer", reason, detail)
+        else:
+            log.warning("sequencer: %s: %s", reason, detail)
+
+    def save(self, path: str | None = None) -> Path:
+        target = Path(path).expanduser() if path else self.bank_path
+        if target is None:
+            raise CommandError("no file: set [sequencer] patterns or give a path")
+        try:
+            saved = save_bank(self.sequencer.bank, target)
+        except BankFileError as err:
+            raise CommandError(str(err)) from None
+        log.info("sequencer: saved %s", saved)
+        return saved
+
+    def load(self, path: str | None = None) -> None:
+        target = Path(path).expanduser() if path else self.bank_path
+        if target is None:
+            raise CommandError("no file: set [sequencer] patterns or give a path")
+        try:
+            bank = load_bank(target)
+        except BankFileError as err:
+            raise CommandError(str(err)) from None
+        self.sequencer.load_bank(bank)
+        log.info("sequencer: loaded %s", target)
