@@ -101,6 +101,10 @@ def build_adapters(config: Config, dimension: int) -> list:
         from impsy.io.serial_midi import SerialMidiAdapter
 
         adapters.append(SerialMidiAdapter(config.serialmidi, dimension))
+    if config.sequencer is not None:  # last: it plays through the OSC and MIDI adapters above
+        from impsy.sequencer.adapter import SequencerAdapter
+
+        adapters.append(SequencerAdapter(config.sequencer, dimension))
     return adapters
 
 
@@ -124,7 +128,7 @@ def build_engine(config: Config, options: RunOptions) -> Engine:
     return Engine(dimension, settings, model, event_log, threaded_model=options.threaded_model)
 
 
-def summary(engine: Engine, config: Config) -> list[str]:
+def summary(engine: Engine, config: Config, webui_url: str | None = None) -> list[str]:
     lines = [f"impsy: config {config.source}"]
     if engine.model is not None:
         lines.append(f"model: {engine.model.describe()}")
@@ -141,9 +145,21 @@ def summary(engine: Engine, config: Config) -> list[str]:
     if not engine.adapters:
         lines.append("io: none configured: add an [osc] section to play")
     lines.append(f"log: {engine.event_log.path if engine.event_log else 'off'}")
-    if config.webui is not None:
-        lines.append("webui: [webui] is read, but this impsy has no web UI yet")
+    if webui_url is not None:
+        token = config.webui is not None and config.webui.token is not None
+        note = " (open it once with ?token=<[webui] token>)" if token else ""
+        lines.append(f"webui: {webui_url}{note}")
     return lines
+
+
+async def start_webui(config: Config, engine: Engine, options: RunOptions):  # noqa: ANN201
+    """The web UI on this loop, beside the engine; ImpsyError if it cannot listen."""
+    from impsy.web.context import WebContext
+    from impsy.web.server import WebServer
+
+    server = WebServer(WebContext.create(config, engine, logdir=options.logdir))
+    await server.start()
+    return server
 
 
 async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noqa: ANN001
@@ -159,15 +175,22 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
             os._exit(1)  # the musician insists: leave now
         stop.set()
 
+    if config.webui is not None:
+        from impsy.web.security import check_bind
+
+        check_bind(config.webui.host, config.webui.token)  # before anything starts
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    webui = None
     engine = build_engine(config, options)
     try:
         await engine.start(build_adapters(config, engine.dimension))
+        if config.webui is not None:
+            webui = await start_webui(config, engine, options)
         # Everything loaded so far lives for the whole run; moving it out of the
         # collector's view keeps full collections short during the performance.
         gc.freeze()
-        for line in summary(engine, config):
+        for line in summary(engine, config, webui.url if webui else None):
             click.echo(line)
         click.echo("impsy: listening (Ctrl-C to stop)", nl=True)
         if ready is not None:
@@ -175,6 +198,8 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
         await stop.wait()
         click.echo("impsy: stopping")
     finally:
+        if webui is not None:
+            await webui.stop()
         await engine.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

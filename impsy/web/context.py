@@ -1,0 +1,96 @@
+"""What the web handlers share: the config, the engine (if any) and the folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from impsy.config import Config
+    from impsy.engine.core import Engine
+
+UPLOAD_LIMIT = 50 * 1024 * 1024
+"""Largest model upload accepted, in bytes (IMPSY's largest models are ~5 MB)."""
+JSON_LIMIT = 1024 * 1024
+"""Largest JSON body accepted, in bytes (a config file is a few KB)."""
+
+
+def packaged_default() -> Path:
+    return Path(str(files("impsy") / "data" / "default.toml"))
+
+
+def editable_config_path(config: Config | None, root: Path) -> Path:
+    """The file the config editor writes: the run's config, never the packaged default."""
+    if config is None:
+        return root / "config.toml"
+    source = Path(config.source)
+    try:
+        is_default = source.resolve() == packaged_default().resolve()
+    except OSError:
+        is_default = False
+    if is_default or not source.suffix:
+        return root / "config.toml"
+    return source if source.is_absolute() else root / source
+
+
+@dataclass
+class WebContext:
+    """Shared state of one web UI; ``engine`` is None under ``impsy webui``."""
+
+    config: Config
+    root: Path
+    logdir: Path
+    engine: Engine | None = None
+    host: str = "127.0.0.1"
+    port: int = 4000
+    token: str | None = None
+    upload_limit: int = UPLOAD_LIMIT
+    config_path: Path = field(default=Path("config.toml"))
+
+    @classmethod
+    def create(
+        cls,
+        config: Config,
+        engine: Engine | None = None,
+        root: Path | None = None,
+        logdir: Path | str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> WebContext:
+        """Folders resolved against ``root`` (the working directory, as IMPSY)."""
+        root = (root or Path.cwd()).resolve()
+        webui = config.webui
+        logdir = Path(logdir or "logs")
+        return cls(
+            config=config,
+            root=root,
+            logdir=logdir if logdir.is_absolute() else root / logdir,
+            engine=engine,
+            host=host if host is not None else (webui.host if webui else "127.0.0.1"),
+            port=port if port is not None else (webui.port if webui else 4000),
+            token=webui.token if webui else None,
+            config_path=editable_config_path(config, root),
+        )
+
+    @property
+    def folders(self) -> dict[str, Path]:
+        """The file kinds the Files page manages, and where they live."""
+        return {
+            "logs": self.logdir,
+            "datasets": self.root / "datasets",
+            "models": self.root / "models",
+        }
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+
+CTX: web.AppKey[WebContext] = web.AppKey("ctx", WebContext)
+LIVE: web.AppKey[Any] = web.AppKey("live", object)
+JOBS: web.AppKey[Any] = web.AppKey("jobs", object)
