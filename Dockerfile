@@ -1,0 +1,63 @@
+# impsy in a container: `impsy run` (and the web UI) without TensorFlow, plus a
+# `train` target with the [train] extra. Needs BuildKit (Docker >= 23 uses it; older:
+# DOCKER_BUILDKIT=1), which skips the train stages when building the runtime image.
+# Build and run (see README "Docker, Pure Data and Raspberry Pi"):
+#   docker build -t impsy .                      # runtime image (default target)
+#   docker build --target train -t impsy-train . # with TensorFlow, for `impsy train`
+#   docker compose up                            # with Pd (or anything OSC) on the host
+# BASE_IMAGE is any Debian-based image with python3 >= 3.11 and its venv module;
+# docker/make-base-image.sh makes one with debootstrap where no registry is reachable.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# ---------------------------------------------------------------- build: the venv
+FROM ${BASE_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+RUN python3 -m venv /opt/impsy/venv
+WORKDIR /src
+COPY pyproject.toml README.md LICENSE* ./
+COPY impsy ./impsy
+# Behind a TLS-intercepting proxy, pass its CA bundle for pip only (not kept in the image):
+#   docker build --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt ...
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && /opt/impsy/venv/bin/pip install --quiet . \
+    && find /opt/impsy/venv -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# ---------------------------------------------------------------- common runtime layer
+FROM ${BASE_IMAGE} AS base
+# A fixed, unprivileged user; give a volume's owner the same uid on the host.
+ARG IMPSY_UID=1000
+RUN useradd --uid "${IMPSY_UID}" --user-group --create-home --home-dir /home/impsy \
+        --shell /usr/sbin/nologin impsy \
+    && mkdir -p /impsy/logs /impsy/datasets /impsy/models /opt/impsy/share/models \
+    && chown -R impsy:impsy /impsy
+COPY models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5 /opt/impsy/share/models/
+COPY docker/config.toml /opt/impsy/share/config.toml
+COPY docker/entrypoint.sh /usr/local/bin/impsy-entrypoint
+ENV PATH=/opt/impsy/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /impsy
+VOLUME ["/impsy/logs", "/impsy/datasets", "/impsy/models"]
+ENTRYPOINT ["impsy-entrypoint"]
+
+# ---------------------------------------------------------------- train: + TensorFlow
+FROM build AS train-build
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && /opt/impsy/venv/bin/pip install --quiet ".[train]" \
+    && find /opt/impsy/venv -name __pycache__ -type d -prune -exec rm -rf {} +
+
+FROM base AS train
+COPY --from=train-build /opt/impsy/venv /opt/impsy/venv
+USER impsy
+CMD ["train", "-S", "datasets", "-O", "models"]
+
+# ---------------------------------------------------------------- runtime (default)
+FROM base AS runtime
+COPY --from=build /opt/impsy/venv /opt/impsy/venv
+USER impsy
+# OSC in; WebSocket; web UI. Predictions go out to [osc] client_ip:client_port.
+EXPOSE 6000/udp 5001/tcp 4000/tcp
+# `impsy status` sends /impsy/status to ./config.toml's OSC port: healthy if it answers.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["impsy", "status", "--quiet", "--timeout", "2"]
+CMD ["run"]
