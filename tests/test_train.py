@@ -27,6 +27,7 @@ from impsy.model import load_model  # noqa: E402
 from impsy.model.formats import read_keras  # noqa: E402
 from impsy.model.nll import evaluate as nll_evaluate  # noqa: E402
 from impsy.model.nll import read_performances  # noqa: E402
+from impsy.training.windows import augment_windows  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 STEM = "musicMDRNN-dim3-layers2-units16-mixtures5-scale10"
@@ -228,3 +229,57 @@ def test_init_from_starts_from_the_given_weights(tmp_path, data, trained):
     before, after = load_model(start), load_model(out / f"{STEM}.keras")
     for event in read_performances(data)[0][:20]:
         assert np.allclose(before.step(event).raw, after.step(event).raw, atol=1e-5)
+
+
+def test_select_by_performances_keeps_the_epoch_with_the_best_whole_performance_nll(tmp_path, data):
+    """--select-by performances: the exported file's validation NLL is the best one logged."""
+    out = run_train(
+        tmp_path, data, "-N", "3", "--seed", "5", "--test-performances", "2",
+        "--select-by", "performances", "--no-earlystopping", "--augment", "permute",
+    )  # fmt: skip
+    summary = json.loads((out / f"{STEM}.json").read_text())
+    assert summary["selected_by"] == "val_nll"
+    assert summary["options"]["augment"] == ["permute"]
+    logged = [entry["val_nll"] for entry in summary["history"]]
+    assert summary["best_val_loss"] == min(logged)
+    performances = read_performances(data)
+    validation = [performances[i] for i in summary["split"]["validation"]]
+    exported = nll_evaluate(load_model(out / f"{STEM}.keras"), validation)
+    assert exported.mean_nll == pytest.approx(min(logged), abs=1e-4)
+
+
+def test_fine_tuning_exports_the_starting_weights_when_no_epoch_beats_them(tmp_path, data, trained):
+    """A learning rate that wrecks the weights: the run keeps what it started from."""
+    start = trained / f"{STEM}.keras"
+    out = run_train(
+        tmp_path, data, "-N", "2", "--seed", "7", "--test-performances", "2",
+        "--learning-rate", "50", "--init-from", str(start), "--select-by", "performances",
+    )  # fmt: skip
+    summary = json.loads((out / f"{STEM}.json").read_text())
+    assert summary["best_epoch"] == 0
+    assert not any(entry["val_nll"] <= summary["best_val_loss"] for entry in summary["history"])
+    before, after = load_model(start), load_model(out / f"{STEM}.keras")
+    for event in read_performances(data)[0][:20]:
+        np.testing.assert_array_equal(before.step(event).raw, after.step(event).raw)
+
+
+def test_augmentation_permutes_or_mirrors_controls_and_leaves_dt_alone():
+    rng = np.random.default_rng(0)
+    windows = rng.random((64, 5, 4)).astype(np.float32) * 10
+    permuted = augment_windows(windows, ("permute",), rng)
+    np.testing.assert_array_equal(permuted[:, :, 0], windows[:, :, 0])
+    # each window's controls are its own columns, in one order for all its rows
+    for before, after in zip(windows, permuted, strict=True):
+        columns = [
+            int(np.flatnonzero((before[:, 1:] == c[:, None]).all(axis=0))[0])
+            for c in after[:, 1:].T
+        ]
+        assert sorted(columns) == [0, 1, 2]
+    assert not np.array_equal(permuted, windows)
+    mirrored = augment_windows(windows, ("flip",), rng)
+    np.testing.assert_array_equal(mirrored[:, :, 0], windows[:, :, 0])
+    same = np.isclose(mirrored[:, :, 1:], windows[:, :, 1:])
+    flipped = np.isclose(mirrored[:, :, 1:], 10 - windows[:, :, 1:])
+    assert (same | flipped).all() and same.any() and flipped.any()
+    # a whole control is mirrored or not, never some of its rows
+    assert (flipped.all(axis=1) | same.all(axis=1)).all()

@@ -166,6 +166,21 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
 )
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0)
 @click.option("--recurrent-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0)
+@click.option(
+    "--augment",
+    type=click.Choice(["permute", "flip"]),
+    multiple=True,
+    help="Change each training window: permute shuffles which column each control is in, "
+    "flip mirrors controls (x -> 1 - x). Repeatable; dt and validation data are never changed.",
+)
+@click.option(
+    "--select-by",
+    type=click.Choice(["windows", "performances"]),
+    default="windows",
+    show_default=True,
+    help="Best epoch by the loss on validation windows (IMPSY) or by the NLL of whole "
+    "validation performances from a reset state (what impsy evaluate and the test measure).",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @user_errors
 def train(
@@ -191,6 +206,8 @@ def train(
     split_length: int | None,
     dropout: float,
     recurrent_dropout: float,
+    augment: tuple[str, ...],
+    select_by: str,
     force: bool,
 ) -> None:
     """Train an MDRNN on a dataset made by `impsy dataset`.
@@ -225,6 +242,8 @@ def train(
         split_length=split_length,
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
+        augment=tuple(augment),
+        select_by=select_by,
     )
     click.echo(f"impsy: training a size {modelsize} MDRNN on {path} (seed {seed})")
     result = train_model(options, performances, report=click.echo)
@@ -232,7 +251,7 @@ def train(
     test = summary["test_nll"]
     click.echo(
         f"done in {summary['wall_seconds']:.1f} s: {summary['epochs_run']} epochs, best epoch "
-        f"{summary['best_epoch']} (val_loss {summary['best_val_loss']:.4f})"
+        f"{summary['best_epoch']} ({summary['selected_by']} {summary['best_val_loss']:.4f})"
         + (f", test NLL {test['mean_nll']:.4f} over {test['steps']} steps" if test else "")
     )
     for kind, output in result.outputs.items():

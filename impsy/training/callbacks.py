@@ -16,6 +16,8 @@ def make_callbacks(
     patience: int | None,
     reduce_lr_patience: int | None = None,
     max_seconds: float | None = None,
+    validation_performances: list[Any] | None = None,
+    initial: tuple[float, list[Any]] | None = None,
 ) -> tuple[Any, list[Any]]:
     """``(best, callbacks)``: ``best`` holds the best-validation weights and the history.
 
@@ -25,16 +27,34 @@ def make_callbacks(
     ``reduce_lr_patience`` halves the learning rate after that many epochs
     without improvement: a high rate gets near fast, a lower one then
     settles. ``max_seconds`` ends training after the epoch that passes it.
+
+    With ``validation_performances`` (whole performances, not windows) each
+    epoch also scores them from a reset state as ``impsy evaluate`` does
+    (logged as ``val_nll``), and that score, not the window loss, picks the
+    best epoch, halves the rate and stops early. ``initial`` is the starting
+    weights' score and weights when fine-tuning: an epoch must beat it to be
+    kept, so a fine-tune never exports weights worse than it started from.
     """
     import keras
     import numpy as np
 
+    monitor = "val_loss" if validation_performances is None else "val_nll"
+
+    class PerformanceValidation(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            from impsy.training.scoring import performances_nll
+
+            if logs is not None:
+                logs["val_nll"] = performances_nll(
+                    self.model.get_weights(), validation_performances
+                )
+
     class BestWeights(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.best_loss = float("inf")
+            self.best_loss = float("inf") if initial is None else float(initial[0])
             self.best_epoch = 0
-            self.best_weights: list[Any] | None = None
+            self.best_weights: list[Any] | None = None if initial is None else initial[1]
             self.history: list[dict[str, float]] = []
             self._started = 0.0
 
@@ -46,17 +66,25 @@ def make_callbacks(
             seconds = time.perf_counter() - self._started
             loss = float(logs.get("loss", float("nan")))
             val = float(logs.get("val_loss", float("nan")))
-            self.history.append(
-                {"epoch": epoch + 1, "loss": loss, "val_loss": val, "seconds": round(seconds, 3)}
+            entry = {"epoch": epoch + 1, "loss": loss, "val_loss": val}
+            shown = f"val_loss {val:9.4f}"
+            if monitor == "val_nll":
+                entry["val_nll"] = float(logs.get("val_nll", float("nan")))
+                shown += f"  val_nll {entry['val_nll']:9.4f}"
+            entry["learning_rate"] = float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
+            entry["seconds"] = round(seconds, 3)
+            self.history.append(entry)
             marker = ""
-            if np.isfinite(val) and val < self.best_loss:
-                self.best_loss, self.best_epoch = val, epoch + 1
+            score = entry[monitor]
+            if np.isfinite(score) and score < self.best_loss:
+                self.best_loss, self.best_epoch = score, epoch + 1
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
                 marker = "  best"
             report(
                 f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {loss:9.4f}  "
-                f"val_loss {val:9.4f}  {seconds:6.1f} s{marker}"
+                f"{shown}  {seconds:6.1f} s{marker}"
             )
 
         def on_train_end(self, logs: Any = None) -> None:
@@ -78,17 +106,24 @@ def make_callbacks(
                 self.model.stop_training = True
 
     best = BestWeights()
-    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN(), best]
+    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    if validation_performances is not None:
+        callbacks.append(PerformanceValidation())  # before the callbacks that read val_nll
+    callbacks.append(best)
     if reduce_lr_patience is not None:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss", factor=0.5, patience=reduce_lr_patience, min_lr=1e-5
+                monitor=monitor,
+                mode="min",
+                factor=0.5,
+                patience=reduce_lr_patience,
+                min_lr=1e-5,
             )
         )
     if max_seconds is not None:
         callbacks.append(TimeLimit(max_seconds))
     if patience is not None:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=patience)
+            keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=patience)
         )
     return best, callbacks

@@ -29,6 +29,7 @@ SEQUENCE_LENGTH = 50
 IMPSY_SEED = 2345
 """IMPSY seeds NumPy and ``random`` with this (not TensorFlow, so its runs still vary)."""
 STRATEGIES = ("default", "mirrored")
+SELECT_BY = ("windows", "performances")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,14 @@ class TrainOptions:
     split_length: int | None = None
     """Shortest performance the validation split may pick (default: the window,
     ``sequence_length + 1``); set 51 to keep a 50-step run's split with longer windows."""
+    augment: tuple[str, ...] = ()
+    """Training-window augmentations (see :data:`impsy.training.windows.AUGMENTATIONS`);
+    validation and test data are never changed."""
+    select_by: str = "windows"
+    """What picks the best epoch, halves the rate and stops early: ``windows`` (the mean
+    loss over validation windows from a zero state, IMPSY's ``val_loss``) or
+    ``performances`` (whole validation performances from a reset state, as the test
+    NLL and ``impsy evaluate`` score a model)."""
 
 
 @dataclass
@@ -157,6 +166,8 @@ def train_model(
     started = time.perf_counter()
     if options.strategy not in STRATEGIES:
         raise ImpsyError(f"unknown strategy {options.strategy!r}; use default or mirrored")
+    if options.select_by not in SELECT_BY:
+        raise ImpsyError(f"unknown select_by {options.select_by!r}; use windows or performances")
     size = model_size(options.size)
     dimension = int(performances[0].shape[1])
     stem = options.name or model_name(dimension, size.layers, size.units, size.mixtures)
@@ -173,7 +184,9 @@ def train_model(
         options.split_length or length,
     )
     _describe_split(split, lengths, length, report)
-    train_source = WindowSource([performances[i] for i in split.train], length)
+    train_source = WindowSource(
+        [performances[i] for i in split.train], length, augment=options.augment
+    )
     val_source = WindowSource([performances[i] for i in split.validation], length)
     if not train_source.epoch_size(step) or not val_source.starts(options.sequence_length).size:
         raise ImpsyError("not enough rows for one training and one validation window")
@@ -207,6 +220,12 @@ def train_model(
         )
     train_ds, val_ds, steps, val_steps = _datasets(train_source, val_source, options, step)
     extra = list(extra_callbacks or [])
+    whole = [performances[i] for i in split.validation if lengths[i] >= 2]
+    monitored = whole if options.select_by == "performances" else None
+    initial = None
+    if options.init_from is not None:
+        initial = _initial_score(model, val_ds, val_steps, monitored)
+        report(f"starting weights: {'val_nll' if monitored else 'val_loss'} {initial[0]:.4f}")
     report(
         f"training {stem}: {train_source.epoch_size(step)} windows of {options.sequence_length} "
         f"per epoch ({steps} batches of {options.batch_size}), up to {options.epochs} epochs"
@@ -217,6 +236,8 @@ def train_model(
         options.patience if options.early_stopping else None,
         options.reduce_lr_patience,
         None if options.max_minutes is None else options.max_minutes * 60,
+        validation_performances=monitored,
+        initial=initial,
     )
     fit_started = time.perf_counter()
     model.fit(
@@ -256,6 +277,18 @@ def train_model(
 
     write_summary(paths["summary"], summary)
     return TrainResult(outputs=paths, summary=summary, history=best.history)
+
+
+def _initial_score(
+    model: Any, val_ds: Any, val_steps: int, whole: list[np.ndarray] | None
+) -> tuple[float, list[Any]]:
+    """The starting weights' validation score (what the run selects by), and the weights."""
+    weights = [w.copy() for w in model.get_weights()]
+    if whole is not None:
+        from impsy.training.scoring import performances_nll
+
+        return performances_nll(weights, whole), weights
+    return float(model.evaluate(val_ds, steps=val_steps, verbose=0)), weights
 
 
 def _initial_weights(path: Path, dimension: int, size: Any) -> list[Any]:
@@ -312,7 +345,10 @@ def _summary(
 ) -> dict[str, Any]:
     from impsy.training.summary import sha256, versions
 
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
+    settings = {
+        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+        for k, v in asdict(options).items()
+    }
     settings["window_step"] = step
     return {
         "model": paths["keras"].stem,
@@ -335,6 +371,7 @@ def _summary(
         "options": settings,
         "batches_per_epoch": steps,
         "epochs_run": len(best.history),
+        "selected_by": "val_nll" if options.select_by == "performances" else "val_loss",
         "best_epoch": best.best_epoch,
         "best_val_loss": best.best_loss,
         "test_nll": test,

@@ -20,11 +20,43 @@ import numpy as np
 
 from impsy.training.network import SCALE
 
+AUGMENTATIONS = ("permute", "flip")
+"""Per-window changes that keep a performance's dynamics: ``permute`` shuffles which
+column each control is in, ``flip`` mirrors a control (x -> 1 - x). Column 0 (dt) is
+never touched. Controls are assumed to lie in 0..1, as IMPSY's interface data does."""
+
+
+def augment_windows(
+    windows: np.ndarray, augment: Sequence[str], rng: np.random.Generator
+) -> np.ndarray:
+    """A changed copy of ``(B, T, D)`` model-space windows: one draw per window.
+
+    A model of 39 performances learns each player's habits per knob; seen
+    with knobs shuffled and mirrored it has to learn what carries over to a
+    new player: which control is moving, and that the others stay put.
+    """
+    out = windows.copy()
+    batch, _, dimension = windows.shape
+    controls = dimension - 1
+    if "permute" in augment and controls > 1:
+        order = np.argsort(rng.random((batch, controls)), axis=1) + 1
+        out[:, :, 1:] = np.take_along_axis(out, order[:, None, :], axis=2)
+    if "flip" in augment:
+        flip = rng.random((batch, 1, controls)) < 0.5
+        out[:, :, 1:] = np.where(flip, np.float32(SCALE) - out[:, :, 1:], out[:, :, 1:])
+    return out
+
 
 class WindowSource:
     """Performances concatenated once (scaled x10), with where each starts and ends."""
 
-    def __init__(self, performances: Sequence[np.ndarray], length: int) -> None:
+    def __init__(
+        self, performances: Sequence[np.ndarray], length: int, augment: Sequence[str] = ()
+    ) -> None:
+        unknown = set(augment) - set(AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; use {AUGMENTATIONS}")
+        self.augment = tuple(augment)
         if length < 2:
             raise ValueError(f"a window needs at least 2 rows, got length {length}")
         usable = [np.asarray(p, dtype=np.float32) for p in performances if len(p) >= length]
@@ -71,7 +103,12 @@ class WindowSource:
             rng.shuffle(starts)
             starts = starts[:size]
             for first in range(0, size, batch_size):
-                yield self.gather(starts[first : first + batch_size])
+                if not self.augment:
+                    yield self.gather(starts[first : first + batch_size])
+                    continue
+                windows = self.data[starts[first : first + batch_size, None] + self._offsets]
+                windows = augment_windows(windows, self.augment, rng)
+                yield windows[:, :-1], windows[:, 1:]
 
     def fixed_batches(self, step: int, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """One pass over fixed windows (offset 0), for validation: the same every epoch."""
