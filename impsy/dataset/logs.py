@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ TOO_FEW = "too few values"
 TOO_MANY = "too many values"
 BAD_NUMBER = "unparseable number"
 BAD_TIMESTAMP = "unparseable timestamp"
+UNREADABLE = "unreadable row"
 
 
 class ParsedLog(NamedTuple):
@@ -69,10 +69,14 @@ def parse_log_lines(
     if dimension < 2:
         raise ValueError(f"dimension must be at least 2 (dt and one value), got {dimension}")
     count = dimension - 1
+    largest = float(np.finfo(dtype).max)  # 1e39 is finite as a Python float, inf as float32
     rows: list[list[float]] = []
     skipped: Counter[str] = Counter()
     previous: dt.datetime | None = None
-    for fields in csv.reader(lines):
+    for fields in _split_rows(lines):
+        if fields is None:
+            skipped[UNREADABLE] += 1
+            continue
         if not fields or fields == [""]:
             continue  # blank line
         if len(fields) < 2:
@@ -80,7 +84,7 @@ def parse_log_lines(
             continue
         if fields[1].strip() != INTERFACE:
             continue
-        row, reason = _parse_row(fields, count)
+        row, reason = _parse_row(fields, count, largest)
         if reason is not None:
             skipped[reason] += 1
             continue
@@ -97,8 +101,22 @@ def parse_log_lines(
     return ParsedLog(array, dict(skipped))
 
 
+def _split_rows(lines: Iterable[str]) -> Iterable[list[str] | None]:
+    """Each line's fields, or None for a line the csv module refuses.
+
+    Every line is split on its own: one reader over the whole file would let
+    a stray ``"`` join all the lines after it into one field, and raise (so
+    the whole file failed) once that field passed the csv module's limit.
+    """
+    for line in lines:
+        try:
+            yield from csv.reader((line,))
+        except csv.Error:  # a field over csv's size limit
+            yield None
+
+
 def _parse_row(
-    fields: Sequence[str], count: int
+    fields: Sequence[str], count: int, largest: float = float(np.finfo(np.float64).max)
 ) -> tuple[tuple[dt.datetime, list[float]], None] | tuple[None, str]:
     values = fields[2:]
     if len(values) < count:
@@ -113,8 +131,8 @@ def _parse_row(
         numbers = [float(value) for value in values]
     except ValueError:
         return None, BAD_NUMBER
-    if not all(math.isfinite(number) for number in numbers):
-        return None, BAD_NUMBER  # nan/inf parse, but would poison training
+    if not all(abs(number) <= largest for number in numbers):
+        return None, BAD_NUMBER  # nan/inf (or too big for dtype) parse, but would poison training
     return (timestamp, numbers), None
 
 

@@ -42,20 +42,27 @@ def find_midi_files(locations: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+FLOAT32_MAX = 3.4028234e38
+
+
 def timed_messages(path: Path) -> list[tuple[float, tuple[int, ...]]]:
     """``(absolute seconds, message bytes)`` for every channel message, all tracks merged."""
     import mido
 
-    try:
-        midi = mido.MidiFile(path)
-    except (OSError, ValueError, EOFError, KeyError, IndexError) as err:
-        raise ImpsyError(f"{path}: not a readable Standard MIDI File ({err})") from None
     now = 0.0
     messages = []
-    for message in midi:  # merged tracks, times in seconds since the previous message
-        now += message.time
-        if not message.is_meta and message.type != "sysex":
-            messages.append((now, tuple(message.bytes())))
+    try:
+        midi = mido.MidiFile(path)
+        if midi.ticks_per_beat <= 0:  # mido would count time backwards
+            raise ValueError("SMPTE time division; save it with ticks per beat")
+        for message in midi:  # merged tracks, times in seconds since the previous message
+            now += message.time
+            if not message.is_meta and message.type != "sysex":
+                messages.append((now, tuple(message.bytes())))
+    except Exception as err:  # mido raises its own kinds too (KeySignatureError, ...)
+        raise ImpsyError(f"{path}: not a readable Standard MIDI File ({err})") from None
+    if not now <= FLOAT32_MAX:  # a damaged delta time: the dataset's float32 dt would be inf
+        raise ImpsyError(f"{path}: not a readable Standard MIDI File (it lasts {now:.3g} s)")
     return messages
 
 

@@ -5,14 +5,33 @@ is built element by element, because ``np.array(list_of_arrays)`` turns
 performances of equal length into one 3-D float array (a different file
 layout) and raises on ragged ones in NumPy 2. Readers must cope with both
 layouts anyway (:func:`impsy.model.nll.read_performances` does).
+
+An object array can only be stored as a pickle, and ``np.load`` with
+pickles allowed would run whatever a crafted file asks for. So
+:func:`read_npz_array` unpickles with a restricted unpickler that rebuilds
+numpy arrays and refuses every other name: a dataset is data, not code.
 """
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+# What numpy's pickle of an array of arrays names, and nothing else: a dataset
+# file cannot make the unpickler call anything but numpy's array constructors.
+ARRAY_GLOBALS = frozenset(
+    {
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),  # files written with NumPy 1.x
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # array bytes in pickle protocol 2
+    }
+)
 
 
 def dataset_file_name(dimension: int) -> str:
@@ -33,3 +52,38 @@ def write_dataset(path: str | Path, performances: Sequence[np.ndarray]) -> Path:
     path = Path(path)
     np.savez_compressed(path, perfs=performances_array(performances))
     return path
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in ARRAY_GLOBALS:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which is not an array")
+        return super().find_class(module, name)
+
+
+def read_npz_array(path: str | Path, key: str) -> np.ndarray:
+    """``key`` from an ``.npz``; object arrays only through ``_ArraysOnly``.
+
+    Raises KeyError for a missing key, ValueError for anything unreadable or
+    for a pickle naming something other than numpy's array constructors.
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        if key not in archive.files:
+            raise KeyError(key)
+        try:
+            return archive[key]
+        except ValueError:  # "Object arrays cannot be loaded when allow_pickle=False"
+            pass
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as file:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(file)
+        else:
+            np.lib.format.read_array_header_2_0(file)
+        try:
+            array = _ArraysOnly(file).load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as err:
+            raise ValueError(f"not a dataset array ({err})") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"not a dataset array (a pickled {type(array).__name__})")
+    return array

@@ -10,7 +10,8 @@ then the mode decides what the model does with it:
   plays again. A call needs a caller: the model waits for the first gesture.
 - ``polyphony`` (``filter``): every gesture conditions the model and its
   prediction is played ``dt * timescale`` after that gesture. The model is
-  not fed its own output.
+  not fed its own output. In a flood the loop cannot keep up with (an input
+  adapter sets ``input_backlogged``), gestures are logged but not answered.
 - ``battle`` (``independent``): the model plays on its own outputs from
   start-up; the user's gestures are logged (and echoed with ``input_thru``).
 - ``useronly``: gestures are logged; no model is needed.
@@ -120,6 +121,10 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._warn = RateLimitedWarning()
         self.responding = False  # callresponse: the model has the floor
+        # Set by an input adapter while the OS holds a backlog of its input (a flood
+        # faster than the loop can answer): polyphony then logs gestures without
+        # answering them until the backlog is read, so the model's cost never loses input.
+        self.input_backlogged = False
         # Watchers of every gesture and every played prediction (web UI, sequencer):
         # called on the loop as observer(kind, values, loop_time), kind "interface" or "rnn".
         self.observers: list[Callable[[str, np.ndarray, float], None]] = []
@@ -203,7 +208,9 @@ class Engine:
                 self.predictor.condition_now(model_input)
             self._schedule_handover(now + self.settings.threshold)
         elif mode == "polyphony":
-            if self.predictor.threaded:
+            if self.input_backlogged:
+                self.counters.shed_predictions += 1
+            elif self.predictor.threaded:
                 self._spawn(self._answer(model_input, now))
             else:
                 self._schedule_answer(self.predictor.predict_now(model_input), now)

@@ -73,7 +73,10 @@ class Predictor:
 
     def _fail(self, message: str) -> None:
         self.counters.model_errors += 1
-        self._warn.warn(message, f"{message}; its state was reset and nothing was played")
+        # Rate-limited by kind ("model raised ValueError"), not by the whole message:
+        # an error whose text changes on every call must not print, and be kept, each time.
+        kind = message.split(":", 1)[0]
+        self._warn.warn(kind, f"{message}; its state was reset and nothing was played")
         self.model.reset()
         return None
 

@@ -48,6 +48,10 @@ class Counters:
     resyncs: int = 0
     model_errors: int = 0
     log_rows: int = 0
+    dropped_by_kernel: int = 0
+    """Input datagrams the OS dropped because impsy's receive buffer was full."""
+    shed_predictions: int = 0
+    """Polyphony gestures logged but not answered while input was backlogged (a flood)."""
     lateness: Ring = field(default_factory=Ring)
     inference: Ring = field(default_factory=Ring)
 
@@ -63,6 +67,8 @@ class Counters:
             "resyncs": self.resyncs,
             "model_errors": self.model_errors,
             "log_rows": self.log_rows,
+            "dropped_by_kernel": self.dropped_by_kernel,
+            "shed_predictions": self.shed_predictions,
             "lateness_p50_ms": late50 * 1e3,
             "lateness_p99_ms": late99 * 1e3,
             "lateness_max_ms": self.lateness.max() * 1e3,

@@ -153,6 +153,22 @@ class MidiAdapter(Adapter):
         kind = "virtual ports" if self.config.virtual else "ports"
         return f"MIDI {kind} ({api}) in {ins}; out {outs}"
 
+    def health(self) -> dict[str, object]:
+        """Each port open or waiting (a missing port is connected when it appears)."""
+        every = [i.port for i in self.inputs.values()] + [o.port for o in self.outputs.values()]
+        ports = [
+            {
+                "name": port.key,
+                "direction": port.direction,
+                "device": port.device,
+                "state": "open" if port.midi is not None else "waiting",
+            }
+            for port in every
+        ]
+        waiting = any(port["state"] == "waiting" for port in ports)
+        state = "error" if self.ports is None else "waiting" if waiting else "open"
+        return {**super().health(), "state": state, "ports": ports}
+
     # -------------------------------------------------------------- output
     def send(self, values: np.ndarray) -> None:
         now = time.monotonic()

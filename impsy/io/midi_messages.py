@@ -34,7 +34,8 @@ def malformed(message: Sequence[int]) -> str | None:
     if status == SYSEX:
         return None  # sysex bodies are opaque; they are never gestures
     if len(message) != 1 + data_length(status):
-        return f"wrong length for status 0x{status:02X}: {list(message)}"
+        # The fixed part comes before ": ": it is the warning's rate-limit key.
+        return f"wrong length for its status byte: 0x{status:02X} {list(message)}"
     if any(not 0 <= byte <= 0x7F for byte in message[1:]):
         return f"data byte out of range: {list(message)}"
     return None

@@ -10,7 +10,8 @@ sender with ``/impsy/status`` and alternating name/value arguments.
 Datagrams are parsed with python-osc; outgoing float vectors are packed
 directly (a fixed layout, so one ``struct.pack`` instead of a builder). The
 receive buffer is raised so a burst from a controller is queued by the
-kernel rather than dropped.
+kernel rather than dropped; what it drops all the same is counted
+(``dropped_by_kernel`` in the status) and reported.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ import logging
 import math
 import socket
 import struct
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from impsy.engine.core import CommandError
+from impsy.engine.ratelimit import RateLimitedWarning
 from impsy.io.base import Adapter
+from impsy.io.osc_guard import BUNDLE_PREFIX, LIBRARY_WARNINGS, bundle_problem
 
 if TYPE_CHECKING:
     from impsy.config import OscConfig
@@ -35,7 +39,41 @@ if TYPE_CHECKING:
 log = logging.getLogger("impsy")
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+FLOAT32_MAX = 3.4028234663852886e38
+COMMANDS = ("status", "reset", "mode", "pause", "sigmatemp", "pitemp", "timescale", "threshold")
 WILDCARDS = ("0.0.0.0", "::", "")
+# Linux's getsockopt(SO_MEMINFO) fills 9 counters: the 1st is the bytes waiting in
+# the receive queue, the 9th the datagrams the kernel dropped because it was full.
+# Drops are read once a second (one syscall), so a burst larger than the buffer is
+# counted and reported, not silent; the queue every BACKLOG_CHECK_EVERY datagrams,
+# so a flood the loop cannot keep up with sheds predictions instead of input.
+SO_MEMINFO = 55
+MEMINFO_FIELDS = 9
+MEMINFO_QUEUED = 0
+MEMINFO_DROPS = 8
+DROP_CHECK_S = 1.0
+BACKLOG_CHECK_EVERY = 32
+BACKLOG_ON = 1 / 8  # of the receive buffer: backlogged from here...
+BACKLOG_OFF = 1 / 32  # ...until the queue is back under this
+
+
+def kernel_meminfo(sock: socket.socket) -> tuple[int, ...] | None:
+    """The kernel's memory counters for ``sock``; None where the OS doesn't give them."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4 * MEMINFO_FIELDS)
+    except OSError:
+        return None
+    if len(raw) < 4 * MEMINFO_FIELDS:
+        return None
+    return struct.unpack_from(f"={MEMINFO_FIELDS}I", raw)
+
+
+def kernel_drops(sock: socket.socket) -> int | None:
+    """Datagrams dropped by the kernel on ``sock`` so far; None where the OS doesn't say."""
+    info = kernel_meminfo(sock)
+    return None if info is None else info[MEMINFO_DROPS]
 
 
 def _osc_string(text: str) -> bytes:
@@ -52,9 +90,12 @@ def encode_message(address: str, args: list[Any]) -> bytes:
         elif isinstance(arg, int | np.integer):
             tags += "i"
             payload += struct.pack(">i", int(arg))
-        elif isinstance(arg, float | np.floating):
+        elif isinstance(arg, float | np.floating) and not FLOAT32_MAX < abs(arg) < math.inf:
             tags += "f"
             payload += struct.pack(">f", float(arg))
+        elif isinstance(arg, float | np.floating):  # too big for 32 bits (a timescale of 1e300)
+            tags += "d"
+            payload += struct.pack(">d", float(arg))
         else:
             tags += "s"
             payload += _osc_string(str(arg))
@@ -107,6 +148,16 @@ class OSCAdapter(Adapter):
         self.client: tuple[str, int] | None = None
         self.receive_buffer = 0
         self._encoder = FloatMessageEncoder(config.output_address, dimension - 1)
+        self._socket: socket.socket | None = None
+        self._drops_seen = 0
+        self._until_backlog_check = BACKLOG_CHECK_EVERY
+        # "/interface f…" with exactly dimension-1 floats, the common case, is read
+        # with one struct instead of python-osc (a third of the cost of a gesture).
+        self._interface_head = _osc_string("/interface") + _osc_string("," + "f" * (dimension - 1))
+        self._interface_floats = struct.Struct(f">{dimension - 1}f")
+        self._interface_size = len(self._interface_head) + self._interface_floats.size
+        self._drop_check: asyncio.TimerHandle | None = None
+        self._warn = RateLimitedWarning()
 
     async def start(self, engine: Engine) -> None:
         self.engine = engine
@@ -135,8 +186,54 @@ class OSCAdapter(Adapter):
         sock.setblocking(False)
         self.transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
         self.listen_address = sock.getsockname()[:2]
+        self._socket = sock
+        drops = kernel_drops(sock)
+        self._drops_seen = drops or 0
+        if drops is not None:  # Linux: counted once a second
+            self._drop_check = loop.call_later(DROP_CHECK_S, self._check_drops_periodically)
+
+    def check_drops(self) -> None:
+        """Add what the kernel dropped since the last check to ``dropped_by_kernel``."""
+        drops = kernel_drops(self._socket) if self._socket is not None else None
+        if drops is None or self.engine is None or drops == self._drops_seen:
+            return
+        new, self._drops_seen = (drops - self._drops_seen) % 2**32, drops
+        self.engine.counters.dropped_by_kernel += new
+        self._warn.warn(
+            "kernel drops",
+            f"OSC: the system dropped {new} incoming messages (a burst larger than the "
+            f"{self.receive_buffer} byte receive buffer); "
+            f"{self.engine.counters.dropped_by_kernel} so far",
+        )
+
+    def _check_backlog(self) -> None:
+        """Tell the engine whether a backlog of input is waiting (see ``BACKLOG_ON``)."""
+        self._until_backlog_check = BACKLOG_CHECK_EVERY
+        info = kernel_meminfo(self._socket) if self._socket is not None else None
+        if info is None or self.engine is None:
+            return
+        queued = info[MEMINFO_QUEUED]
+        if not self.engine.input_backlogged and queued > self.receive_buffer * BACKLOG_ON:
+            self.engine.input_backlogged = True
+            self._warn.warn(
+                "backlog",
+                "OSC: input is arriving faster than impsy can answer it; every gesture is "
+                "logged, predictions are skipped until it catches up",
+            )
+        elif self.engine.input_backlogged and queued < self.receive_buffer * BACKLOG_OFF:
+            self.engine.input_backlogged = False
+
+    def _check_drops_periodically(self) -> None:
+        self.check_drops()
+        self._check_backlog()  # also ends a backlog after the last datagram of a flood
+        if self.transport is not None:
+            loop = asyncio.get_running_loop()
+            self._drop_check = loop.call_later(DROP_CHECK_S, self._check_drops_periodically)
 
     async def stop(self) -> None:
+        if self._drop_check is not None:
+            self._drop_check.cancel()
+            self._drop_check = None
         if self.transport is not None:
             self.transport.close()
             self.transport = None
@@ -153,18 +250,42 @@ class OSCAdapter(Adapter):
         if self.transport is not None and self.client is not None:
             self.transport.sendto(self._encoder.encode(values), self.client)
 
+    def send_message(self, address: str, args: list[Any]) -> None:
+        """Send any OSC message to the client address (e.g. the sequencer's notes)."""
+        if self.transport is not None and self.client is not None:
+            self.transport.sendto(encode_message(address, args), self.client)
+
     # -------------------------------------------------------------- input
     def engine_bad(self, what: str, reason: str, detail: str = "") -> None:
         if self.engine is not None:
             self.engine.bad_input(f"osc {what}", reason, detail)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._until_backlog_check -= 1
+        if not self._until_backlog_check:
+            self._check_backlog()
+        if len(data) == self._interface_size and data.startswith(self._interface_head):
+            values = self._interface_floats.unpack_from(data, len(self._interface_head))
+            if all(map(math.isfinite, values)):
+                self.engine.user_values(values, "osc")
+            else:
+                self.engine_bad("/interface", "NaN or infinity", repr(list(values))[:200])
+            return
+        if data.startswith(BUNDLE_PREFIX):  # python-osc can loop forever on a bad bundle
+            problem = bundle_problem(data)
+            if problem is not None:
+                self.engine_bad("datagram", "not OSC", f"({problem})")
+                return
+        warned = LIBRARY_WARNINGS.seen
         try:
             packet = OscPacket(data)
         except (ParseError, ValueError, RecursionError) as err:
             # python-osc also raises UnicodeDecodeError (a ValueError) on bad
             # strings and RecursionError on absurdly nested bundles.
             self.engine_bad("datagram", "not OSC", f"({type(err).__name__})")
+            return
+        if LIBRARY_WARNINGS.seen != warned:  # python-osc skipped something it cannot read
+            self.engine_bad("datagram", "unsupported OSC type tag or bundle element")
             return
         for timed in packet.messages:
             message = timed.message
@@ -220,13 +341,19 @@ class OSCAdapter(Adapter):
             else:
                 raise CommandError(f"unknown command /impsy/{command}")
         except CommandError as err:
-            self.engine_bad(f"/impsy/{command[:40]}", "bad command", str(err)[:200])
+            # Warnings are rate-limited per source: an unknown name must not make a new one
+            # (a flood of made-up commands would print, and be remembered, one by one).
+            known = command in COMMANDS or command in engine.command_handlers
+            source = f"/impsy/{command}" if known else "/impsy/*"
+            self.engine_bad(source, "bad command", str(err)[:200])
 
     def _reply_status(self, sender: tuple[str, int]) -> None:
         assert self.engine is not None and self.transport is not None
+        self.check_drops()
         args: list[Any] = []
         for key, value in self.engine.status().items():
-            args += [key, value]
+            # Booleans as 0/1: vanilla Pd's [oscparse] knows no T/F type tags.
+            args += [key, int(value) if isinstance(value, bool) else value]
         self.transport.sendto(encode_message("/impsy/status", args), sender)
 
 

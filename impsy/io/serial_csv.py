@@ -77,8 +77,8 @@ class LineSplitter:
 def parse_line(line: bytes, count: int) -> list[float] | str:
     """The values on one line, or why it is bad (a short, fixed reason, so warnings group)."""
     fields = line.split(b",")
-    if len(fields) != count:
-        return f"{len(fields)} values on a line, expected {count}"
+    if len(fields) != count:  # not the count found: the reason is the warning's rate-limit key
+        return f"a line without exactly {count} values"
     try:
         values = [float(field) for field in fields]
     except ValueError:
@@ -119,6 +119,11 @@ class SerialCSVAdapter(Adapter):
 
     async def stop(self) -> None:
         await self.link.close()
+
+    def health(self) -> dict[str, object]:
+        """Open, or waiting while the port is missing (retried in the background)."""
+        state = "open" if self.link.connected else "waiting"
+        return {**super().health(), "state": state, "dropped": self.link.dropped}
 
     def describe(self) -> str:
         state = "" if self.link.connected else " (not connected yet: retrying in the background)"

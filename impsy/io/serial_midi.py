@@ -71,6 +71,11 @@ class SerialMidiAdapter(Adapter):
     async def stop(self) -> None:
         await self.link.close()
 
+    def health(self) -> dict[str, object]:
+        """Open, or waiting while the port is missing (retried in the background)."""
+        state = "open" if self.link.connected else "waiting"
+        return {**super().health(), "state": state, "dropped": self.link.dropped}
+
     def describe(self) -> str:
         state = "" if self.link.connected else " (not connected yet: retrying in the background)"
         return f"serial MIDI {self.config.port} at {self.config.baudrate} baud{state}"

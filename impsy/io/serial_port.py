@@ -19,9 +19,11 @@ IMPSY gets each of them wrong in a way a performer notices:
   device does.
 - **Unplugging is survivable.** A missing port, or one that disappears
   (read error or end of file), is reopened in the background after 0.5 s,
-  then 1, 2, 4, 5, 5... s, and the outage is reported once when it starts
-  and once when it ends. IMPSY retries on every output, about a hundred
-  times a second, printing each failure.
+  then every second, and the outage is reported once when it starts and
+  once when it ends. A device that comes back is working again within a
+  second, however long it was away (a failed open costs microseconds, so a
+  longer back-off would save nothing). IMPSY retries on every output, about
+  a hundred times a second, printing each failure.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from impsy.errors import ImpsyError
 log = logging.getLogger("impsy")
 
 FIRST_RETRY_S = 0.5
-MAX_RETRY_S = 5.0
+MAX_RETRY_S = 1.0
 READ_CHUNK = 65536
 MIN_BUFFERED = 1024
 

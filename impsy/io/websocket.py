@@ -98,6 +98,11 @@ class WebSocketAdapter(Adapter):
             server.close()  # closes every connection after what is already queued
             await server.wait_closed()
 
+    def health(self) -> dict[str, object]:
+        """Open while listening, with how many clients are connected."""
+        state = "open" if self.server is not None else "error"
+        return {**super().health(), "state": state, "clients": len(self.clients)}
+
     def describe(self) -> str:
         host, port = self.listen_address or (self.config.server_ip, self.config.server_port)
         return f"WebSocket ws://{host}:{port} (MIDI messages as /channel/... text, in and out)"

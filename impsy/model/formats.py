@@ -87,7 +87,8 @@ def read_h5(path: Path) -> MDRNNWeights:
                 recurrent_activation=activation,
             )
             return _weights_from_h5(handle, source, provenance)
-        except (OSError, KeyError, ValueError, TypeError) as err:
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
+            # RuntimeError: HDF5 on a damaged file ("ran off end of input buffer").
             raise ModelError(f"{source}: could not read the weights ({err})") from None
 
 
@@ -114,5 +115,5 @@ def read_keras(path: Path) -> MDRNNWeights:
     try:
         with h5py.File(io.BytesIO(weights_bytes), "r") as handle:
             return _weights_from_h5(handle, source, provenance)
-    except (OSError, KeyError, ValueError, TypeError) as err:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
         raise ModelError(f"{source}: could not read model.weights.h5 ({err})") from None

@@ -74,7 +74,11 @@ class LiteRTEngine:
         self._source = source
         try:
             self._find_tensors()
-        except RuntimeError as err:  # raised by invoke() on a model LiteRT cannot run
+        except ModelError:
+            raise
+        except (RuntimeError, ValueError) as err:
+            # RuntimeError: invoke() on a model LiteRT cannot run; ValueError (also
+            # UnicodeDecodeError): a damaged file's tensor names or details.
             raise ModelError(f"{source}: LiteRT cannot run this model ({err})") from None
         self.reset()
 

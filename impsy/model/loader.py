@@ -16,7 +16,7 @@ from pathlib import Path
 from impsy.model.errors import ModelError, ModelWarning
 from impsy.model.gate import GATES, resolve_gate
 from impsy.model.mdrnn import MDRNN
-from impsy.model.weights import MDRNNWeights
+from impsy.model.weights import MDRNNWeights, check_finite
 
 ENGINES = ("auto", "numpy", "litert")
 WEIGHT_SUFFIXES = (".h5", ".keras")
@@ -47,6 +47,7 @@ def _numpy_model(
     from impsy.model.numpy_engine import NumpyEngine
 
     weights = _read_weights(weights_path)
+    check_finite(weights, str(weights_path))
     found = (weights.dimension, weights.units, weights.layers)
     if expected is not None and found != expected:
         raise ModelError(

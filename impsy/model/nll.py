@@ -14,6 +14,7 @@ measurement, so both report the same quantity.
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,12 +118,13 @@ def read_performances(path: Path | str) -> list[np.ndarray]:
     NumPy stores the list as an object array, or as one 3-D array when every
     performance has the same length; both come back as a list here.
     """
+    from impsy.dataset.npz import read_npz_array
+
     try:
-        with np.load(path, allow_pickle=True) as archive:
-            if "perfs" not in archive.files:
-                raise ModelError(f"{path}: no 'perfs' array (found {archive.files})")
-            perfs = archive["perfs"]
-    except (OSError, ValueError, EOFError) as err:
+        perfs = read_npz_array(path, "perfs")  # unpickles numpy arrays and nothing else
+    except KeyError:
+        raise ModelError(f"{path}: no 'perfs' array") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ModelError(f"{path}: not a readable dataset .npz ({err})") from None
     if perfs.dtype != object and perfs.ndim != 3:
         raise ModelError(

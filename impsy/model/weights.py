@@ -143,4 +143,23 @@ def build_weights(
             f"{pi_k.shape} kernels, which do not fit a {units}-unit LSTM with input "
             f"dimension {dimension} (expected ({units}, K*{dimension}) twice and ({units}, K))"
         )
+    if dimension < 2:
+        raise ModelError(f"{source}: model input dimension {dimension}; expected 2 or more")
     return MDRNNWeights(tuple(layers), MDNWeights(*arrays), provenance)
+
+
+def check_finite(weights: MDRNNWeights, source: str) -> None:
+    """Refuse a model file with NaN or infinite weights: it could only ever predict NaN."""
+    named = [
+        (f"LSTM layer {i}", array)
+        for i, layer in enumerate(weights.lstm)
+        for array in (layer.kernel, layer.recurrent_kernel, layer.bias)
+    ]
+    mdn = weights.mdn
+    named += [("the MDN layer", getattr(mdn, name)) for name in mdn.__dataclass_fields__]
+    for where, array in named:
+        if not np.all(np.isfinite(array)):
+            raise ModelError(
+                f"{source}: {where} has NaN or infinite weights (did training diverge?); "
+                "use an earlier checkpoint or train it again"
+            )
