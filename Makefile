@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/default.toml
-# Debian packages the test suite drives for real: a JACK server gives real MIDI ports.
-APT_PACKAGES := jackd2
+# Debian packages the test suite drives for real: a JACK server gives real MIDI ports,
+# chromium runs the web UI's browser tests (Playwright drives it; it never downloads one),
+# puredata-core runs the Pd example patches headless against a real impsy, systemd's
+# systemd-analyze checks the Raspberry Pi units.
+APT_PACKAGES := jackd2 chromium puredata-core systemd
 
-.PHONY: run test lint format bench bench-train conformance clean apt-packages
+.PHONY: run test lint format bench bench-reference bench-train conformance clean apt-packages docker-test fuzz
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "impsy needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -47,21 +50,39 @@ format: $(VENV)/.test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Speed is measured here, not in the tests. BENCH_ARGS=--quick shortens the engine run.
-bench: $(VENV)/.test
-	$(BIN)/python benchmarks/cli_help.py
-	$(BIN)/python benchmarks/eventlog.py
-	$(BIN)/python benchmarks/predict.py
-	$(BIN)/python benchmarks/engine.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/serial_websocket.py
-	$(BIN)/python benchmarks/midi.py
+# Speed is measured here, not in the tests: every benchmark side by side with IMPSY 1.2.1
+# (from `make bench-reference`), one table in benchmarks/REPORT.md. BENCH_ARGS=--quick for
+# short runs, --only engine,predict for some, --with-train to add training, --update-readme.
+bench: $(VENV)/.test apt-packages
+	$(BIN)/python benchmarks/report.py $(BENCH_ARGS)
+
+# IMPSY 1.2.1 in its own venv (git-ignored), for the IMPSY column of `make bench`.
+bench-reference: .bench-venv/bin/impsy
+
+.bench-venv/bin/impsy:
+	$(PYTHON) -m venv .bench-venv
+	.bench-venv/bin/python -m pip install --quiet impsy==1.2.1
 
 # Time to quality against IMPSY 1.2.1 (needs it in .bench-venv or /tmp/impsy-ref); minutes.
 bench-train: $(VENV)/.test
 	$(BIN)/python benchmarks/train.py --quick
 
+# Fuzz every parser (OSC, serial CSV and MIDI, WebSocket, configs, logs, model files) for
+# FUZZ_SECONDS each, under libFuzzer via atheris (a mutation fuzzer without it); see fuzz/run.py.
+FUZZ_SECONDS ?= 60
+fuzz: $(VENV)/.test
+	$(BIN)/python -m fuzz.run --all --seconds $(FUZZ_SECONDS)
+
 conformance: $(VENV)/.runtime
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
+
+# The Docker image for real: build it, start it with docker compose, play an OSC round
+# trip against the container (a minute; needs root or a docker group, not part of `test`).
+# Without a daemon it starts a private one; without a registry the base image is made
+# with debootstrap (BASE_IMAGE=python:3.11-slim-bookworm uses the official one).
+# Missing tools are installed from Debian (docker.io, docker-compose, debootstrap).
+docker-test: $(VENV)/.runtime
+	PY=$(BIN)/python docker/docker-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

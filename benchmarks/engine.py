@@ -19,7 +19,8 @@ model file and the same machine, one at a time. Measured:
 
 The table goes to stdout and to ``benchmarks/results-engine.md``; see
 ``benchmarks/ENGINE.md`` for the method and caveats. IMPSY 1.2.1 is expected in a
-virtual environment at /tmp/impsy-ref (``--ref-python`` to change it); ``--skip-ref``
+virtual environment at ``.bench-venv`` or /tmp/impsy-ref (``--ref-python`` to change
+it; ``make bench-reference`` makes ``.bench-venv``); ``--skip-ref``
 measures impsy alone.
 """
 
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from results import record, reference_python
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -945,6 +947,64 @@ def report(results: Results, labels: tuple[str, str]) -> str:
     return "\n".join(head + build_table(results, labels) + notes) + "\n"
 
 
+def record_results(results: Results) -> None:
+    """The headline numbers for ``benchmarks/report.py`` (a no-op when run by hand)."""
+
+    def value(key: str, name: str, field_name: str) -> float | None:
+        found = results.get(key, name)
+        return found.get(field_name) if isinstance(found, dict) else None
+
+    def row(name: str, field_name: str, measure: str, unit: str, **kwargs: object) -> None:
+        impsy_value = value("impsy", name, field_name)
+        reference = value("ref", name, field_name)
+        if impsy_value is not None or reference is not None:
+            record(measure, impsy_value, unit, reference=reference, **kwargs)
+
+    row("echo", "p50", "OSC round-trip floor: bare Python UDP echo, median", "µs")
+    row("rtt", "p50", "OSC round trip, median", "µs", goal="<= 200")
+    row("rtt", "p99", "OSC round trip, p99", "µs", note="includes the model's own waits")
+    beyond = "OSC round trip beyond the model's wait"
+    row("rtt", "overhead_p50", f"{beyond}, median", "µs", goal="<= 200")
+    row("rtt", "overhead_p99", f"{beyond}, p99", "µs", goal="<= 500")
+    best: dict[str, float | None] = {}
+    notes = []
+    for key, label in (("impsy", "impsy"), ("ref", "IMPSY")):
+        rows = results.get(key, "rates")
+        if isinstance(rows, list):
+            lossless = [r["rate"] for r in rows if r["rate"] is not None and r["lost"] == 0]
+            tested = [r["rate"] for r in rows if r["rate"] is not None]
+            best[key] = max(lossless) if lossless else None
+            if tested and not lossless:
+                notes.append(f"{label} lost gestures at every rate tested ({min(tested):,.0f}+/s)")
+            elif tested and best[key] == max(tested):
+                notes.append(f"{label}: the highest rate tested")
+    if best:
+        record(
+            "lossless input rate (paced, highest tested)",
+            best.get("impsy"),
+            "msg/s",
+            reference=best.get("ref"),
+            goal=">= 10000",
+            better="higher",
+            note="; ".join(notes),
+        )
+    row("idle", "cpu_pct", "idle CPU, callresponse, no input", "%", goal="<= 1")
+    row("startup", "ready", "start-up to answering", "s", goal="<= 1")
+    row("idle", "rss", "resident memory after start-up and input", "MB", goal="<= 80")
+    status = results.get("impsy", "playback")
+    if isinstance(status, dict) and isinstance(status.get("status"), dict):
+        record(
+            "playback lateness p99, internal (battle)",
+            status["status"].get("lateness_p99_ms"),
+            "ms",
+            goal="<= 1",
+            note="IMPSY does not expose it",
+        )
+    row("playback", "receiver_p99_ms", "playback lateness p99, at the receiver", "ms", goal="<= 1")
+    drift = "playback drift, against the system's own schedule"
+    row("playback", "drift_per_1000_ms", drift, "ms/1000 events", goal="|x| <= 0.1")
+
+
 # ------------------------------------------------------------------------ main
 STEPS = ("rtt", "rates", "idle", "startup", "playback")
 
@@ -1002,7 +1062,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default=",".join(STEPS), help=f"comma-separated subset of {', '.join(STEPS)}"
     )
-    parser.add_argument("--ref-python", type=Path, default=Path("/tmp/impsy-ref/bin/python"))
+    parser.add_argument(
+        "--ref-python", type=Path, default=reference_python() or Path("/tmp/impsy-ref/bin/python")
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--timescale", type=float, default=0.02, help="battle-mode timescale (default 0.02)"
@@ -1078,6 +1140,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     args.output.write_text(text)
+    record_results(results)
     print(f"(written to {args.output}; {time.perf_counter() - began:.0f} s in all)")
     return 0
 

@@ -36,6 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402
+
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5"
 MAPPING = """[
   ["note_on", 1], ["note_velocity", 1], ["control_change", 1, 1], ["control_change", 1, 2],
@@ -240,6 +242,12 @@ def main() -> None:
                 print(
                     f"MIDI in -> MIDI out ({what}): median {p50:.2f} ms, p99 {p99:.2f} ms "
                     f"= {p50 / period:.2f} / {p99 / period:.2f} periods; lost {result['lost']}"
+                )
+                record(
+                    f"MIDI in → MIDI out through JACK, {mode}, median",
+                    p50,
+                    "ms",
+                    note=f"{p50 / period:.2f} JACK periods of {period:.2f} ms",
                 )
                 e50, e99 = result["entry_to_done"]
                 h50, h99 = result["hop"]

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import record
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -200,6 +201,36 @@ def time_startup() -> tuple[float, float]:
     return best
 
 
+def record_rows(rows: list[tuple]) -> None:
+    """The report's rows: NumPy per size, and each system's default for the bundled model.
+
+    The 5x goal is for size s, IMPSY's default and the bundled model's size; the
+    other sizes show how the gap closes as arithmetic outgrows per-call overhead.
+    """
+    for label, engine, median, _p99, _note, impsy in rows:
+        if engine != "numpy" or label.startswith("bundled s .keras"):
+            continue
+        size, shape = label.split(maxsplit=1)
+        bundled = size == "bundled"
+        measure = (
+            "prediction, bundled s model, each system's default, median"
+            if bundled
+            else f"prediction, size {size} {shape.replace('x', '×')}, median"
+        )
+        goal = "ratio >= 5" if bundled or size == "s" else ""
+        note = "impsy `.h5` NumPy, IMPSY `.tflite`" if bundled else "same weights' `.tflite`"
+        record(measure, median, "µs", reference=impsy[0] if impsy else None, goal=goal, note=note)
+    for label, engine, median, _p99, _note, impsy in rows:
+        if label == "bundled s .tflite" and engine == "litert":
+            record(
+                "prediction, bundled s `.tflite`, same file, median",
+                median,
+                "µs",
+                reference=impsy[0] if impsy else None,
+                note="LiteRT in both",
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000, help="timed predictions per row")
@@ -264,6 +295,7 @@ def main() -> None:
     for label, engine, median, p99, note, impsy in rows:
         speedup = f"{impsy[0] / median:.1f}x" if impsy else ""
         print(f"| {label} | {engine} | {median:.1f} | {p99:.1f} | {speedup} | {note} |")
+    record_rows(rows)
     import_s, load_s = time_startup()
     print(
         f"\n`import impsy.model`: {import_s * 1e3:.0f} ms; "

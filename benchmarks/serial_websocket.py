@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import record
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
@@ -250,18 +251,30 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     rows = []
+    medians = []
     with tempfile.TemporaryDirectory() as logdir:
         for name, measure in (
             ("serial CSV (pty), line in -> line out", serial_round_trips),
             ("serial MIDI (pty), note-on in -> note-on out", midi_round_trips),
             ("WebSocket, noteon text in -> first message out", websocket_round_trips),
         ):
-            rows.append(summary(name, measure(args.count, logdir)))
+            times = measure(args.count, logdir)
+            rows.append(summary(name, times))
+            medians.append(float(np.median(times)) * 1e6)
         for name, measure in (
             ("floor: pty echo on the same loop (CSV line)", serial_round_trips),
             ("floor: WebSocket echo server, same client", websocket_round_trips),
         ):
-            rows.append(summary(name, measure(args.count, logdir, echo=True)))
+            times = measure(args.count, logdir, echo=True)
+            rows.append(summary(name, times))
+            medians.append(float(np.median(times)) * 1e6)
+    serial_floor, websocket_floor = medians[3], medians[4]
+    for measure, median, floor in (
+        ("serial CSV round trip (pty), median", medians[0], serial_floor),
+        ("serial MIDI round trip (pty), median", medians[1], serial_floor),
+        ("WebSocket round trip, median", medians[2], websocket_floor),
+    ):
+        record(measure, median, "µs", note=f"echo floor {floor:,.0f} µs")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"- machine: {os.cpu_count()} cores, {platform.platform()}, Python {sys.version.split()[0]}"

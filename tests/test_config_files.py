@@ -39,10 +39,12 @@ def test_default_config_is_osc_and_webui_on_localhost() -> None:
     assert config.osc.output_address == "/impsy"
     assert config.interaction.mode == "callresponse"
     assert config.model.dimension == 9
-    assert config.model.file == "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5"
+    bundled = "models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10-trained.tflite"
+    assert config.model.file == bundled
     assert (ROOT / config.model.file).is_file()
     assert config.webui is not None
     assert (config.webui.host, config.webui.port) == ("127.0.0.1", 4000)
+    assert config.sequencer is not None and not config.sequencer.autostart
 
 
 def test_default_config_commented_hardware_examples_are_valid() -> None:

@@ -170,7 +170,7 @@ def test_commands_change_settings_and_status_reports_them(tmp_path):
     assert status["pitemp"] == pytest.approx(1.3)
     assert status["dimension"] == 9
     assert status["model"].endswith(".tflite")
-    assert paused["paused"] is True
+    assert paused["paused"] == 1
     assert silent
 
 

@@ -5,8 +5,24 @@ from impsy.cli.conformance import conformance
 from impsy.cli.convert import convert, convert_tflite
 from impsy.cli.dataset import dataset
 from impsy.cli.evaluate import evaluate
+from impsy.cli.export_session import export_session
 from impsy.cli.init import init
 from impsy.cli.run import run
+from impsy.cli.status import status
 from impsy.cli.train import train
+from impsy.cli.webui import webui
 
-ALL = [run, init, check_config, dataset, train, convert, convert_tflite, evaluate, conformance]
+ALL = [
+    run,
+    init,
+    check_config,
+    dataset,
+    train,
+    convert,
+    convert_tflite,
+    evaluate,
+    conformance,
+    export_session,
+    status,
+    webui,
+]
