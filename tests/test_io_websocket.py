@@ -236,3 +236,38 @@ def test_a_client_that_stops_reading_is_skipped_and_never_slows_the_others(
     assert backlog <= 16 * 1024 + 512, "the stuck client's buffer stays bounded"
     assert typical < 0.001, "a send never waits for a client"
     assert fast_count >= 1500 * 2, "the reading client got every message"
+
+
+def test_a_foreign_web_page_cannot_connect_but_local_pages_and_plain_clients_can(tmp_path):
+    """Browsers send Origin; a page from another site must not play into impsy."""
+    from websockets.exceptions import InvalidStatus
+
+    async def scenario(engine, adapter, port):  # noqa: ANN001, ANN202
+        with pytest.raises(InvalidStatus) as refused:
+            await Client.open(port, origin="https://evil.example")
+        allowed = [
+            await Client.open(port),  # no Origin: Python, Pd, phone apps
+            await Client.open(port, origin="http://localhost:8000"),
+            await Client.open(port, origin="http://127.0.0.1"),
+            await Client.open(port, origin="null"),  # a page opened from a file
+        ]
+        await allowed[1].send("/channel/1/noteon/60/100")
+        await asyncio.sleep(0.1)
+        for client in allowed:
+            await client.close()
+        return refused.value.response.status_code, engine.status()
+
+    status, engine_status = play("useronly", scenario, tmp_path)
+    assert status == 403
+    assert engine_status["bad_input"] == 1
+    assert engine_status["events_in"] == 1
+
+
+def test_origins_listed_in_the_config_are_allowed():
+    from impsy.io.websocket import origin_allowed
+
+    assert not origin_allowed("https://band.example")
+    assert origin_allowed("https://band.example", ("https://band.example",))
+    assert origin_allowed("https://anything.example", ("*",))
+    assert not origin_allowed("http://localhost.evil.example")
+    assert not origin_allowed("http://[bad")

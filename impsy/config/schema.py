@@ -87,6 +87,8 @@ class WebSocketConfig:
     output: MappingList
     server_ip: str = "127.0.0.1"
     server_port: int = 5001
+    origins: tuple[str, ...] = ()
+    """Web page origins allowed besides local ones (``"*"``: any); see impsy.io.websocket."""
 
 
 @dataclass(frozen=True)

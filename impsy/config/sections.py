@@ -204,7 +204,7 @@ def read_websocket(table: Table, dimension: Dimension) -> WebSocketConfig:
     refusing it at load time, with the key and an example, says what to fix
     before a performance instead of during one.
     """
-    table.warn_unknown(("server_ip", "server_port", "input", "output"))
+    table.warn_unknown(("server_ip", "server_port", "input", "output", "origins"))
     expected = (
         f"a list of {dimension.value - 1} mapping entries (dimension {dimension.value} "
         'minus dt) like ["note_on", 1]'
@@ -212,6 +212,7 @@ def read_websocket(table: Table, dimension: Dimension) -> WebSocketConfig:
     return WebSocketConfig(
         server_ip=table.string("server_ip", "127.0.0.1"),
         server_port=table.integer("server_port", 5001, **PORT),
+        origins=table.string_list("origins", ()),
         input=read_mapping_list(
             table.ctx, "[websocket] input", table.value("input", REQUIRED, expected), dimension
         ),

@@ -17,16 +17,27 @@ that stops reading (a backgrounded tab, a stalled phone) is skipped while
 more than 256 KiB are waiting for it, rather than growing without bound;
 the keepalive ping then closes it if it never recovers. ``release``
 broadcasts note-offs for whatever the model left sounding.
+
+A browser lets any web page open a WebSocket to localhost, so a page the
+performer happens to visit could play into impsy. Browsers always say where
+a page comes from (the ``Origin`` header), so the handshake is refused with
+403 unless that origin is local (``localhost``, ``127.0.0.1``, ``[::1]``, any
+port; ``null`` for a page opened from a file) or listed in ``[websocket]
+origins`` (``"*"`` allows any). Clients that are not browsers (Python, Pd,
+phone apps) send no ``Origin`` and are unaffected.
 """
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from impsy.engine.ratelimit import RateLimitedWarning
@@ -49,6 +60,18 @@ MAX_BACKLOG_BYTES = 256 * 1024
 PING_INTERVAL_S = 10.0
 PING_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 1.0  # shutdown waits at most this long for a client that does not answer
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...] = ()) -> bool:
+    """Whether a handshake's ``Origin`` may connect: none, local, or listed."""
+    if origin is None or origin == "null" or "*" in allowed or origin in allowed:
+        return True
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    return host in LOCAL_HOSTS
 
 
 class WebSocketAdapter(Adapter):
@@ -85,12 +108,23 @@ class WebSocketAdapter(Adapter):
                 close_timeout=CLOSE_TIMEOUT_S,
                 compression=None,  # 20-byte messages: deflate would only add latency
                 logger=library_log,
+                process_request=self._check_origin,
             )
         except OSError as err:
             raise ImpsyError(
                 f"[websocket] cannot listen on {host}:{port}: {err.strerror or err}"
             ) from None
         self.listen_address = self.server.sockets[0].getsockname()[:2]
+
+    def _check_origin(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin_allowed(origin, self.config.origins):
+            return None
+        if self.engine is not None:
+            self.engine.bad_input("websocket", "web page origin not allowed", origin[:200])
+        return connection.respond(
+            HTTPStatus.FORBIDDEN, "origin not allowed: add it to [websocket] origins\n"
+        )
 
     async def stop(self) -> None:
         server, self.server = self.server, None
