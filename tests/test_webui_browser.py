@@ -524,7 +524,9 @@ def write_tiny_dataset(path: Path) -> None:
 
     rng = np.random.default_rng(1)
     perfs = []
-    for length in (300, 250, 350, 200, 275, 225):  # long enough that an epoch is seen
+    # Long enough that each epoch takes a good part of a second even on a fast machine,
+    # so the page (polling every 0.5 s) sees the run between its first and last epoch.
+    for length in (1200, 1000, 1400, 800, 1100, 900):
         dt = rng.gamma(2.0, 0.05, (length, 1))
         values = np.clip(0.5 + np.cumsum(rng.normal(0, 0.05, (length, 8)), axis=0), 0, 1)
         perfs.append(np.concatenate([dt, values], axis=1).astype(np.float32))
