@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import mido
 
@@ -21,23 +20,9 @@ from impsy.sequencer.clock import LoopClock
 from impsy.sequencer.controller import ControllerPort, load_profile
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import Sequencer
+from tests.test_io_midi_jack import until
 
 NOTE_ON, CC = 0x90, 0xB0
-
-
-async def until(condition, timeout: float = 3.0, resend=None) -> None:  # noqa: ANN001
-    """Wait for ``condition()``, calling ``resend()`` now and every 50 ms."""
-    start = last = time.monotonic()
-    if resend is not None:
-        resend()
-    while not condition():
-        now = time.monotonic()
-        if now - start > timeout:
-            raise AssertionError(f"still not true after {timeout} s")
-        if resend is not None and now - last > 0.05:
-            resend()
-            last = now
-        await asyncio.sleep(0.005)
 
 
 def sequencer() -> Sequencer:

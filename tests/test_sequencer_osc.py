@@ -21,6 +21,7 @@ from impsy.sequencer.session_export import export_session
 from impsy.sequencer.storage import save_bank
 from impsy.sequencer.tempo_log import MIN_INTERVAL_S, read_tempo_file, tempo_path
 from tests.osc_client import OscPeer, free_udp_port
+from tests.test_io_midi_jack import until
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
@@ -61,14 +62,6 @@ def play(scenario, tmp_path: Path, **options):  # noqa: ANN001, ANN003, ANN201
             await engine.stop()
 
     return impsy_loop.run(main())
-
-
-async def until(condition, timeout: float = 3.0) -> None:  # noqa: ANN001
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"still not true after {timeout} s")
 
 
 def test_default_config_has_an_osc_played_sequencer_stopped_until_started() -> None:

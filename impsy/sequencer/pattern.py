@@ -23,6 +23,16 @@ class PatternError(ValueError):
     """A pattern value out of range; the message names the field."""
 
 
+def _table(where: str, data: Any, known: set[str]) -> dict[str, Any]:
+    """``data`` as a table with only ``known`` keys, or a PatternError naming the first other."""
+    if not isinstance(data, dict):
+        raise PatternError(f"{where}: expected a table, got {data!r}")
+    unknown = set(data) - known
+    if unknown:
+        raise PatternError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    return data
+
+
 def _check_int(where: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PatternError(f"{where}: expected an integer {low}..{high}, got {value!r}")
@@ -113,11 +123,7 @@ class Step:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "step") -> Step:
-        if not isinstance(data, dict):
-            raise PatternError(f"{where}: expected a table, got {data!r}")
-        unknown = set(data) - {"on", "notes", "velocity", "gate", "probability", "cc"}
-        if unknown:
-            raise PatternError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        _table(where, data, {"on", "notes", "velocity", "gate", "probability", "cc"})
         step = cls(
             on=data.get("on", False),
             notes=data.get("notes", (60,)),
@@ -196,19 +202,19 @@ class Track:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "track") -> Track:
-        if not isinstance(data, dict):
-            raise PatternError(f"{where}: expected a table, got {data!r}")
-        unknown = set(data) - {
-            "name",
-            "port",
-            "channel",
-            "steps_per_beat",
-            "muted",
-            "solo",
-            "steps",
-        }
-        if unknown:
-            raise PatternError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        _table(
+            where,
+            data,
+            {
+                "name",
+                "port",
+                "channel",
+                "steps_per_beat",
+                "muted",
+                "solo",
+                "steps",
+            },
+        )
         raw_steps = data.get("steps", 16)
         if isinstance(raw_steps, int) and not isinstance(raw_steps, bool):
             _check_int(f"{where}.steps", raw_steps, 1, MAX_STEPS)
@@ -259,11 +265,7 @@ class Pattern:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "pattern") -> Pattern:
-        if not isinstance(data, dict):
-            raise PatternError(f"{where}: expected a table, got {data!r}")
-        unknown = set(data) - {"name", "tracks"}
-        if unknown:
-            raise PatternError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        _table(where, data, {"name", "tracks"})
         tracks = data.get("tracks")
         if not isinstance(tracks, list):
             raise PatternError(f"{where}.tracks: expected a list of tracks")
@@ -301,11 +303,7 @@ class Bank:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "bank") -> Bank:
-        if not isinstance(data, dict):
-            raise PatternError(f"{where}: expected a table, got {data!r}")
-        unknown = set(data) - {"patterns", "song"}
-        if unknown:
-            raise PatternError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        _table(where, data, {"patterns", "song"})
         patterns = data.get("patterns")
         if not isinstance(patterns, list):
             raise PatternError(f"{where}.patterns: expected a list of patterns")
