@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -59,18 +60,20 @@ def check_values(kind: str, values: np.ndarray, when: float) -> None:
     assert math.isfinite(when)
 
 
-class FlakyModel:
-    """The bundled model, failing now and then: every 97th call raises, every 89th is NaN.
+class SpoilableModel:
+    """A real MDRNN whose answers pass through ``spoil`` first: the stand-in for a model
+    that fails at run time (an accelerator error, a NaN), which no real file does on cue.
 
-    The OSC target runs with it, so fuzzed mode switches, pauses and
-    timescales meet the engine's model-failure paths too.
+    ``spoil`` returns ``None`` to leave an answer alone, or the damaged array,
+    or raises. The fuzz harness and the model-fault tests both build on it.
     """
+
+    label = "spoilable"
 
     def __init__(self, model) -> None:  # noqa: ANN001 - an impsy.model MDRNN
         self.real = model
         self.dimension = model.dimension
         self.path = model.path
-        self.calls = 0
 
     pi_temp = property(lambda self: self.real.pi_temp)
     sigma_temp = property(lambda self: self.real.sigma_temp)
@@ -83,28 +86,48 @@ class FlakyModel:
     def sigma_temp(self, value: float) -> None:
         self.real.sigma_temp = value
 
-    def _fault(self) -> str | None:
-        self.calls += 1
-        if self.calls % 97 == 0:
-            raise RuntimeError(f"flaky model, call {self.calls}")
-        return "nan" if self.calls % 89 == 0 else None
+    def spoil(self, array: np.ndarray) -> np.ndarray | None:
+        return None
 
-    def step(self, x: np.ndarray):  # noqa: ANN201 - MixtureParams
+    def step(self, x: np.ndarray):  # noqa: ANN201 - MixtureParams or a stand-in
         params = self.real.step(x)
-        if self._fault():
-            params.raw = params.raw.copy()
-            params.raw[0] = np.nan
-        return params
+        spoiled = self.spoil(params.raw)
+        return params if spoiled is None else SimpleNamespace(raw=spoiled)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         y = self.real.predict(x)
-        return np.full_like(y, np.nan) if self._fault() else y
+        spoiled = self.spoil(y)
+        return y if spoiled is None else spoiled
 
     def reset(self) -> None:
         self.real.reset()
 
     def describe(self) -> str:
-        return f"flaky {self.real.describe()}"
+        return f"{self.label} {self.real.describe()}"
+
+
+class FlakyModel(SpoilableModel):
+    """The bundled model, failing now and then: every 97th call raises, every 89th is NaN.
+
+    The OSC target runs with it, so fuzzed mode switches, pauses and
+    timescales meet the engine's model-failure paths too.
+    """
+
+    label = "flaky"
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - an impsy.model MDRNN
+        super().__init__(model)
+        self.calls = 0
+
+    def spoil(self, array: np.ndarray) -> np.ndarray | None:
+        self.calls += 1
+        if self.calls % 97 == 0:
+            raise RuntimeError(f"flaky model, call {self.calls}")
+        if self.calls % 89:
+            return None
+        damaged = np.array(array, dtype=np.float64)
+        damaged[0] = np.nan
+        return damaged
 
 
 class LiveEngine:

@@ -15,12 +15,12 @@ import struct
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzz import midi, osc, serial_csv, serial_midi, websocket
 from fuzz.harness import QuietLogging
-from fuzz.run import corpus_files
+from tests.fuzzing import repeatable, replay_corpus
 
 
 @pytest.fixture(autouse=True)
@@ -30,13 +30,7 @@ def quiet_impsy_logger() -> Iterator[None]:
         yield
 
 
-REPEATABLE = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=250,
-    suppress_health_check=list(HealthCheck),
-)
+REPEATABLE = repeatable(max_examples=250)
 
 ADAPTERS = {
     "osc": osc,
@@ -49,10 +43,7 @@ ADAPTERS = {
 
 @pytest.mark.parametrize("target", sorted(ADAPTERS))
 def test_regression_corpus_passes(target: str) -> None:
-    files = corpus_files(target)
-    assert len(files) >= 5, f"tests/fuzz_corpus/{target} is missing"
-    for path in files:
-        ADAPTERS[target].one_input(path.read_bytes())
+    replay_corpus(target, ADAPTERS[target].one_input)
 
 
 def damaged(messages: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fuzz import config, logs, midi_file, model
 from fuzz.harness import QuietLogging
 from fuzz.run import corpus_files
+from tests.fuzzing import repeatable, replay_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,22 +35,13 @@ def quiet_impsy_logger() -> Iterator[None]:
         yield
 
 
-REPEATABLE = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=200,
-    suppress_health_check=list(HealthCheck),
-)
+REPEATABLE = repeatable(max_examples=200)
 FILES = {"config": config, "logs": logs, "midi_file": midi_file, "model": model}
 
 
 @pytest.mark.parametrize("target", sorted(FILES))
 def test_regression_corpus_passes(target: str) -> None:
-    files = corpus_files(target)
-    assert len(files) >= 5, f"tests/fuzz_corpus/{target} is missing"
-    for path in files:
-        FILES[target].one_input(path.read_bytes())
+    replay_corpus(target, FILES[target].one_input)
 
 
 # ----------------------------------------------------------------- configs

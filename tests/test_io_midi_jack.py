@@ -79,12 +79,16 @@ def ports(ins: dict[str, list], outs: dict[str, list], extra: str = "") -> str:
     return "\n".join(lines) + "\n" + extra
 
 
-def play(cfg, scenario, tmp_path: Path):  # noqa: ANN001, ANN201
-    """Run an engine with the MIDI adapter, then ``await scenario(engine, adapter)``."""
+def play(cfg, scenario, tmp_path: Path, make_adapter=None):  # noqa: ANN001, ANN201
+    """Run an engine with the MIDI adapter (or ``make_adapter(engine)``'s), then
+    ``await scenario(engine, adapter)``."""
 
     async def main():  # noqa: ANN202
         engine = build_engine(cfg, RunOptions(logdir=tmp_path))
-        adapter = MidiAdapter(cfg.midi, engine.dimension)
+        if make_adapter is None:
+            adapter = MidiAdapter(cfg.midi, engine.dimension)
+        else:
+            adapter = make_adapter(engine)
         await engine.start([adapter])
         try:
             return await scenario(engine, adapter)

@@ -13,11 +13,11 @@ import asyncio
 import logging
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from fuzz.harness import SpoilableModel
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
 from impsy.engine.core import Engine, Settings
@@ -31,29 +31,20 @@ MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5"
 GESTURE = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 
 
-class BreakableModel:
+class BreakableModel(SpoilableModel):
     """A real MDRNN whose answers are replaced by a fault while ``broken`` is set."""
 
+    label = "breakable"
+
     def __init__(self, fault: str) -> None:
-        self.real = load_model(MODEL, seed=3)
+        super().__init__(load_model(MODEL, seed=3))
         self.fault = fault
         self.broken = False
         self.calls_while_broken = 0
-        self.dimension = self.real.dimension
-        self.path = self.real.path
 
-    pi_temp = property(lambda self: self.real.pi_temp)
-    sigma_temp = property(lambda self: self.real.sigma_temp)
-
-    @pi_temp.setter
-    def pi_temp(self, value: float) -> None:
-        self.real.pi_temp = value
-
-    @sigma_temp.setter
-    def sigma_temp(self, value: float) -> None:
-        self.real.sigma_temp = value
-
-    def _damage(self, array: np.ndarray) -> np.ndarray:
+    def spoil(self, array: np.ndarray) -> np.ndarray | None:
+        if not self.broken:
+            return None
         self.calls_while_broken += 1
         if self.fault == "raise":
             # A different text each time, as real errors often have (indices, values).
@@ -61,20 +52,6 @@ class BreakableModel:
         damaged = np.array(array, dtype=np.float64)
         damaged[1] = np.nan if self.fault == "nan" else np.inf
         return damaged
-
-    def step(self, x: np.ndarray):  # noqa: ANN201 - MixtureParams or a stand-in
-        params = self.real.step(x)
-        return SimpleNamespace(raw=self._damage(params.raw)) if self.broken else params
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        y = self.real.predict(x)
-        return self._damage(y) if self.broken else y
-
-    def reset(self) -> None:
-        self.real.reset()
-
-    def describe(self) -> str:
-        return f"breakable {self.real.describe()}"
 
 
 def make_engine(mode: str, model: BreakableModel, logdir: Path, threaded: bool) -> tuple:

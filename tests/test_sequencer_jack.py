@@ -19,7 +19,7 @@ from impsy.engine import loop as impsy_loop
 from impsy.engine.runner import RunOptions, build_engine
 from impsy.sequencer import midiclock
 from impsy.sequencer.adapter import SequencerAdapter
-from tests.test_io_midi_jack import note_ons, sounding, until
+from tests.test_io_midi_jack import note_ons, play, sounding, until
 
 PROBES = itertools.count(1000)
 NOTE_ON = 0x90
@@ -31,16 +31,12 @@ def run(sequencer: str, scenario, tmp_path: Path):  # noqa: ANN001, ANN201
         "seq.toml",
     )
 
-    async def main():  # noqa: ANN202
-        engine = build_engine(config, RunOptions(logdir=tmp_path))
-        adapter = SequencerAdapter(config.sequencer, engine.dimension)
-        await engine.start([adapter])
-        try:
-            return await scenario(engine, adapter)
-        finally:
-            await engine.stop()
-
-    return impsy_loop.run(main())
+    return play(
+        config,
+        scenario,
+        tmp_path,
+        lambda engine: SequencerAdapter(config.sequencer, engine.dimension),
+    )
 
 
 async def carried(adapter: SequencerAdapter, key: str, synth) -> None:  # noqa: ANN001

@@ -20,12 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from impsy.io.base import Adapter
-from impsy.io.serial_port import SerialLink
+from impsy.io.serial_port import SerialAdapter
 
 if TYPE_CHECKING:
     from impsy.config import SerialConfig
-    from impsy.engine.core import Engine
 
 MAX_LINE_BYTES = 4096
 
@@ -98,7 +96,7 @@ class CsvFormatter:
         return (self._template % tuple(values.tolist())).encode("ascii")
 
 
-class SerialCSVAdapter(Adapter):
+class SerialCSVAdapter(SerialAdapter):
     """The ``[serial]`` section: dense gestures in, predictions out, as CSV lines."""
 
     name = "serial"
@@ -106,30 +104,14 @@ class SerialCSVAdapter(Adapter):
     def __init__(self, config: SerialConfig, dimension: int, **retry: float) -> None:
         self.config = config
         self.count = dimension - 1
-        self.engine: Engine | None = None
-        self.link = SerialLink(
-            config.port, config.baudrate, "serial", self._received, self._connected, **retry
-        )
+        super().__init__(config.port, config.baudrate, **retry)
         self._lines = LineSplitter()
         self._formatter = CsvFormatter(self.count)
 
-    async def start(self, engine: Engine) -> None:
-        self.engine = engine
-        self.link.open()
-
-    async def stop(self) -> None:
-        await self.link.close()
-
-    def health(self) -> dict[str, object]:
-        """Open, or waiting while the port is missing (retried in the background)."""
-        state = "open" if self.link.connected else "waiting"
-        return {**super().health(), "state": state, "dropped": self.link.dropped}
-
     def describe(self) -> str:
-        state = "" if self.link.connected else " (not connected yet: retrying in the background)"
         return (
             f"serial CSV {self.config.port} at {self.config.baudrate} baud, "
-            f"{self.count} values per line in and out{state}"
+            f"{self.count} values per line in and out{self._waiting_note()}"
         )
 
     def send(self, values: np.ndarray) -> None:

@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from impsy.io.base import Adapter
 from impsy.io.midi_messages import SoundingNotes, note_off
-from impsy.io.serial_port import SerialLink
+from impsy.io.serial_port import SerialAdapter
 from impsy.mapping.midi import (
     Message,
     MidiDecoder,
@@ -38,7 +37,6 @@ from impsy.mapping.midi import (
 
 if TYPE_CHECKING:
     from impsy.config import SerialMidiConfig
-    from impsy.engine.core import Engine
 
 
 def midi_bytes(messages: list[Message]) -> bytes:
@@ -46,7 +44,7 @@ def midi_bytes(messages: list[Message]) -> bytes:
     return bytes(byte for message in messages for byte in message)
 
 
-class SerialMidiAdapter(Adapter):
+class SerialMidiAdapter(SerialAdapter):
     """The ``[serialmidi]`` section: mapped MIDI messages in, the model's notes and CCs out."""
 
     name = "serialmidi"
@@ -54,31 +52,17 @@ class SerialMidiAdapter(Adapter):
     def __init__(self, config: SerialMidiConfig, dimension: int, **retry: float) -> None:
         self.config = config
         self.dimension = dimension
-        self.engine: Engine | None = None
-        self.link = SerialLink(
-            config.port, config.baudrate, "serialmidi", self._received, self._connected, **retry
-        )
+        super().__init__(config.port, config.baudrate, **retry)
         self._parser = MidiStreamParser()
         self._decoder = MidiDecoder(config.input)
         self._encoder = MidiEncoder(config.output)
         self._on_wire = SoundingNotes()  # notes whose note-on really went out
         self._owed: dict[tuple[int, int], Message] = {}  # note-offs waiting for a reconnect
 
-    async def start(self, engine: Engine) -> None:
-        self.engine = engine
-        self.link.open()
-
-    async def stop(self) -> None:
-        await self.link.close()
-
-    def health(self) -> dict[str, object]:
-        """Open, or waiting while the port is missing (retried in the background)."""
-        state = "open" if self.link.connected else "waiting"
-        return {**super().health(), "state": state, "dropped": self.link.dropped}
-
     def describe(self) -> str:
-        state = "" if self.link.connected else " (not connected yet: retrying in the background)"
-        return f"serial MIDI {self.config.port} at {self.config.baudrate} baud{state}"
+        return (
+            f"serial MIDI {self.config.port} at {self.config.baudrate} baud{self._waiting_note()}"
+        )
 
     def send(self, values: np.ndarray) -> None:
         self._write(self._encoder.encode(values))

@@ -33,11 +33,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import serial
 
 from impsy.engine.ratelimit import RateLimitedWarning
 from impsy.errors import ImpsyError
+from impsy.io.base import Adapter
+
+if TYPE_CHECKING:
+    from impsy.engine.core import Engine
 
 log = logging.getLogger("impsy")
 
@@ -264,3 +269,37 @@ class SerialLink:
         self._retry = None
         if not self._closed and self._serial is None and not self._try_open():
             self._schedule_retry()
+
+
+class SerialAdapter(Adapter):
+    """What both serial adapters share: one :class:`SerialLink`, opened by ``start``.
+
+    Subclasses say what bytes mean (``_received``) and what a fresh
+    connection needs (``_connected``); the link's lifecycle lives here once.
+    """
+
+    def __init__(self, port: str, baudrate: int, **retry: float) -> None:
+        self.engine: Engine | None = None
+        self.link = SerialLink(port, baudrate, self.name, self._received, self._connected, **retry)
+
+    async def start(self, engine: Engine) -> None:
+        self.engine = engine
+        self.link.open()
+
+    async def stop(self) -> None:
+        await self.link.close()
+
+    def health(self) -> dict[str, object]:
+        """Open, or waiting while the port is missing (retried in the background)."""
+        state = "open" if self.link.connected else "waiting"
+        return {**super().health(), "state": state, "dropped": self.link.dropped}
+
+    def _waiting_note(self) -> str:
+        """The start-up line's note while the port is still missing."""
+        return "" if self.link.connected else " (not connected yet: retrying in the background)"
+
+    def _connected(self) -> None:
+        """A port (re)opened: reset whatever half-read state the last one left."""
+
+    def _received(self, data: bytes) -> None:
+        raise NotImplementedError
