@@ -605,6 +605,32 @@ def test_an_oversize_upload_is_refused_and_nothing_kept(tmp_path, limit_kib):
     run(main())
 
 
+def test_the_upload_cap_comes_from_the_config(tmp_path):
+    async def main():  # noqa: ANN202
+        extra = "max_upload_mb = 0.1\n"  # appended to the config's last section, [webui]
+        async with served(tmp_path, with_engine=False, config_extra=extra) as web:
+            assert web.ctx.config.webui.max_upload_mb == 0.1
+            status, body = await web.get("/api/files")
+            assert body["upload_limit"] == int(0.1 * 1024 * 1024)
+            status, body = await web.send(
+                "POST", "/api/files/models", data=_upload("big.tflite", TRAINED.read_bytes())
+            )
+            assert status == 413 and "too large" in body["error"]
+
+    run(main())
+
+
+def test_a_web_ui_with_a_token_writes_wizard_configs_that_keep_it(tmp_path):
+    async def main():  # noqa: ANN202
+        async with served(tmp_path, with_engine=False, token="s3cret") as web:
+            answers = {"mode": "useronly", "model": "", "dimension": 9}
+            status, body = await web.send("POST", "/api/config/wizard?token=s3cret", json=answers)
+            assert status == 200
+            assert load_config_text(body["text"], "w.toml").webui.token == "s3cret"
+
+    run(main())
+
+
 # ----------------------------------------------------------------------- config
 
 
@@ -677,6 +703,16 @@ def test_wizard_writes_only_configs_that_load(tmp_path):
             )
             assert status == 200 and body["saved"] is True
             assert (tmp_path / "config.toml").read_text() == body["text"]
+            # the browser that wrote it can still reach impsy after the restart
+            assert (config.webui.host, config.webui.port) == ("127.0.0.1", web.ctx.port)
+            status, body = await web.send(
+                "POST", "/api/config/wizard", json={**answers, "webui_port": 4321}
+            )
+            assert load_config_text(body["text"], "w.toml").webui.port == 4321
+            status, body = await web.send(
+                "POST", "/api/config/wizard", json={**answers, "webui_port": 70000}
+            )
+            assert status == 400 and "webui_port" in body["error"]
 
             wrong = {**answers, "dimension": 4, "save": True}  # the model is dimension 9
             status, body = await web.send("POST", "/api/config/wizard", json=wrong)

@@ -118,6 +118,8 @@ class WebUIConfig:
     token: str | None = None
     monitor_port: int = 4001
     command_port: int = 4002
+    max_upload_mb: float = 50.0
+    """The largest model file the Files page accepts (a ``.keras`` of size xl is ~30 MB)."""
 
 
 CLOCK_SOURCES: tuple[str, ...] = ("internal", "master", "follow")

@@ -265,7 +265,7 @@ def read_serialmidi(
 
 
 def read_webui(table: Table) -> WebUIConfig:
-    table.warn_unknown(("host", "port", "token", "monitor_port", "command_port"))
+    table.warn_unknown(("host", "port", "token", "monitor_port", "command_port", "max_upload_mb"))
     token = table.optional_string("token")
     if token == "":
         table.fail("token", 'expected a non-empty string (or leave token out), got ""')
@@ -275,6 +275,7 @@ def read_webui(table: Table) -> WebUIConfig:
         token=token,
         monitor_port=table.integer("monitor_port", 4001, **PORT),
         command_port=table.integer("command_port", 4002, **PORT),
+        max_upload_mb=table.number("max_upload_mb", 50.0, positive=True),
     )
 
 

@@ -175,8 +175,13 @@ def _q(value: str) -> str:
     return json.dumps(value)  # a TOML basic string is a JSON string for printable text
 
 
-def wizard_text(body: dict[str, Any]) -> str:
-    """A config from the wizard's few answers; BadRequest on a bad answer."""
+def wizard_text(body: dict[str, Any], webui: tuple[str, int, str | None]) -> str:
+    """A config from the wizard's few answers; BadRequest on a bad answer.
+
+    ``webui`` is the running web UI's host, port and token: the new config
+    keeps them (``webui_port`` in the answers may move the port), so the
+    browser that wrote it can still reach impsy after the restart.
+    """
     mode = body.get("mode", "callresponse")
     if not isinstance(mode, str) or canonical_mode(mode) is None:
         raise BadRequest(f"unknown mode {mode!r}")
@@ -215,8 +220,11 @@ def wizard_text(body: dict[str, Any]) -> str:
     midi = body.get("midi")
     if midi is not None:
         lines += _wizard_midi(midi, dimension)
-    lines += ["", "[webui]", 'host = "127.0.0.1"', "port = 4000", ""]
-    return "\n".join(lines)
+    host, port, token = webui
+    lines += ["", "[webui]", f"host = {_q(host)}", f"port = {_port(body, 'webui_port', port)}"]
+    if token:
+        lines.append(f"token = {_q(token)}")
+    return "\n".join(lines + [""])
 
 
 def _wizard_midi(midi: Any, dimension: int) -> list[str]:
@@ -243,7 +251,7 @@ def _wizard_midi(midi: Any, dimension: int) -> list[str]:
 async def post_wizard(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[CTX]
     body = await read_json(request)
-    text = wizard_text(body)
+    text = wizard_text(body, (ctx.host, ctx.port, ctx.token))
     verdict = await asyncio.to_thread(validate, text, ctx.config_path.name, ctx.root)
     if not verdict["ok"]:
         raise BadRequest(verdict["errors"][0]["message"])

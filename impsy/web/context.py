@@ -73,6 +73,7 @@ class WebContext:
             host=host if host is not None else (webui.host if webui else "127.0.0.1"),
             port=port if port is not None else (webui.port if webui else 4000),
             token=webui.token if webui else None,
+            upload_limit=int(webui.max_upload_mb * 1024 * 1024) if webui else UPLOAD_LIMIT,
             config_path=editable_config_path(config, root),
         )
 

@@ -175,6 +175,14 @@ function wizard(onSaved) {
   const inDevice = h("input", { type: "text", id: "wiz-midi-in", placeholder: "e.g. X-TOUCH" });
   const outDevice = h("input", { type: "text", id: "wiz-midi-out", placeholder: "e.g. Synth" });
   const firstCc = h("input", { type: "number", id: "wiz-cc", min: 0, max: 127, value: 1 });
+  // The new config keeps this page's address (and token); only the port can move.
+  const webuiPort = h("input", {
+    type: "number",
+    id: "wiz-webui-port",
+    min: 1,
+    max: 65535,
+    value: Number(window.location.port) || 4000,
+  });
   const preview = h("pre", { class: "preview", "aria-label": "Generated config" });
 
   const dims = new Map();
@@ -204,6 +212,7 @@ function wizard(onSaved) {
       midi: useMidi.checked
         ? { in_device: inDevice.value, out_device: outDevice.value, first_cc: Number(firstCc.value) }
         : null,
+      webui_port: Number(webuiPort.value),
       save,
     };
     try {
@@ -234,6 +243,7 @@ function wizard(onSaved) {
       field(inDevice, "MIDI input port"),
       field(outDevice, "MIDI output port"),
       field(firstCc, "First CC number"),
+      field(webuiPort, "Web UI port"),
     ),
     h(
       "p",
