@@ -19,6 +19,8 @@ from impsy.engine import loop as impsy_loop
 from impsy.engine.runner import RunOptions, build_engine
 from impsy.sequencer import midiclock
 from impsy.sequencer.adapter import SequencerAdapter
+from impsy.sequencer.pattern import Bank, Pattern, Track
+from impsy.sequencer.storage import save_bank
 from tests.test_io_midi_jack import note_ons, play, sounding, until
 
 PROBES = itertools.count(1000)
@@ -74,6 +76,31 @@ def test_notes_arrive_in_order_with_note_offs(jack, tmp_path) -> None:
     for first, second in itertools.pairwise([m for m in messages if m[0] & 0xF0 in (0x80, 0x90)]):
         if first[0] & 0xF0 == NOTE_ON and first[2] > 0:
             assert second[1] == first[1] and (second[0] & 0xF0 == 0x80 or second[2] == 0)
+    assert sounding(messages) == set()
+
+
+def test_a_port_first_named_by_a_bank_loaded_mid_run_is_opened(jack, tmp_path) -> None:
+    """The config's only track plays over OSC (no MIDI ports at start); a bank loaded
+    while running names a JACK synth, which then hears the pattern, no restart."""
+    synth = jack.synth("seq-late-bank")
+    track = Track.empty("bass", 16)
+    track.port, track.channel = "seq-late-bank", 3
+    bank_file = tmp_path / "later.json"
+    save_bank(Bank([Pattern("B", [track])]), bank_file)
+
+    async def scenario(engine, adapter):  # noqa: ANN001, ANN202
+        assert adapter.ports is None, "nothing to open at start"
+        adapter.load(str(bank_file))
+        await carried(adapter, "seq-late-bank", synth)
+        seq = adapter.sequencer
+        seq.set_step(0, 0, on=True, notes=40, velocity=90)
+        seq.start()
+        await synth.wait_for(lambda m: len(note_ons(m)) >= 2, timeout=5.0)
+        seq.stop()
+        return await synth.settle()
+
+    messages = run("tempo = 300", scenario, tmp_path)
+    assert note_ons(messages)[:2] == [[0x92, 40, 90]] * 2  # channel 3
     assert sounding(messages) == set()
 
 

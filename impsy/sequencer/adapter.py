@@ -6,6 +6,7 @@ uses (the web UI finds it by that attribute). At start the adapter:
 - opens a MIDI output for every track port and ``clock_out`` port, and the
   ``clock_in`` input (missing ports are warned about once and connected when
   they appear, as in the ``[midi]`` adapter; a track without its port is silent);
+  a port that a bank loaded later names is opened then, the same way;
 - plays tracks whose port is "" or "osc" as ``/impsy/seq/play i i i``
   (track, note, velocity; 0 = off) through the ``[osc]`` adapter's client;
 - registers the ``seq/...`` commands (OSC ``/impsy/seq/...``), whose file
@@ -24,6 +25,7 @@ bar line after ``response_bars`` bars.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -127,6 +129,7 @@ class SequencerAdapter(Adapter):
         self._warn = RateLimitedWarning()
         self.tempo_log: TempoLog | None = None
         self._files = Background(self._file_failed)
+        self._opening: set[asyncio.Future[None]] = set()
 
     # ----------------------------------------------------------- lifecycle
     async def start(self, engine: Engine) -> None:
@@ -154,6 +157,9 @@ class SequencerAdapter(Adapter):
         if self.engine is None:
             return
         await self._files.drain()  # MIDI files being written are finished
+        for task in list(self._opening):
+            task.cancel()
+        await asyncio.gather(*self._opening, return_exceptions=True)
         engine, self.engine = self.engine, None
         if self.sequencer.playing and self.config.clock != "follow":
             self.sequencer.stop()
@@ -220,6 +226,46 @@ class SequencerAdapter(Adapter):
             self.ports = None
             raise
 
+    def _open_output(self, name: str) -> None:
+        """Open a track's port that was not open at start (a bank loaded or imported since).
+
+        The port joins the watched outputs: connected on the next port check
+        (every 0.5 s), or whenever the device appears; until then the track
+        is silent, as with a port missing at start.
+        """
+        if self.engine is None or name in self._outputs:
+            return
+        from impsy.io.midi_ports import Port
+
+        self._outputs[name] = Port(name, is_input=False)
+        log.info("sequencer: opening MIDI output %r for a track of the loaded bank", name)
+        task = asyncio.ensure_future(self._watch_outputs())
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _watch_outputs(self) -> None:
+        if self.ports is not None:
+            self.ports.outputs = tuple(self._outputs.values())  # the watcher connects them
+            return
+        from impsy.io.midi_ports import PortManager
+        from impsy.io.midi_rtmidi import selected_api
+
+        self.ports = PortManager(
+            selected_api(self._api), [], list(self._outputs.values()), self._midi_in
+        )
+        try:
+            await self.ports.start()
+        except Exception as err:  # e.g. no MIDI system at all: the track stays silent
+            ports, self.ports = self.ports, None
+            await ports.stop()
+            self._warn.warn("open outputs", f"sequencer: cannot open MIDI outputs: {err}")
+
+    def _open_bank_outputs(self) -> None:
+        for pattern in self.sequencer.bank.patterns:
+            for track in pattern.tracks:
+                if not track.plays_osc:
+                    self._open_output(track.port)
+
     def describe(self) -> str:
         seq = self.sequencer
         tracks = ", ".join(
@@ -273,11 +319,7 @@ class SequencerAdapter(Adapter):
             return
         port = self._outputs.get(track.port)
         if port is None:
-            self._warn.warn(
-                f"unknown port:{track.port}",
-                f"sequencer: track {track.name!r} port {track.port!r} was not open at start "
-                "(restart impsy to open it); the track is silent",
-            )
+            self._open_output(track.port)
             return
         if port.midi is not None:
             port.midi.send_message(message)
@@ -445,6 +487,7 @@ class SequencerAdapter(Adapter):
 
         def add(pattern: Pattern) -> None:
             index = self.sequencer.add_pattern(pattern)
+            self._open_bank_outputs()
             log.info("sequencer: imported %s as pattern %d", source, index)
 
         self._files.run("cannot import a MIDI file", read_midi, source, then=add)
@@ -476,4 +519,5 @@ class SequencerAdapter(Adapter):
         except BankFileError as err:
             raise CommandError(str(err)) from None
         self.sequencer.load_bank(bank)
+        self._open_bank_outputs()
         log.info("sequencer: loaded %s", target)
