@@ -11,23 +11,27 @@ chooses them):
    its exported ``.keras`` is scored on the test performances with
    :mod:`impsy.model.nll` (the ``impsy evaluate`` number);
 2. impsy trains on the full dataset with ``--test-performances``, so it
-   never sees the same test rows; after every epoch that improves the
-   validation loss, the weights it would export are scored on the test
-   performances (that scoring time is excluded) until they reach IMPSY's
-   test NLL. Its time includes importing TensorFlow (only the first
-   ``--recipe`` pays for that). A recipe is the ``--select-by`` rule plus
-   any ``--augment``, on top of ``-B 128 --window-step 10 --learning-rate
-   0.01``: ``windows`` (the default) or e.g. ``performances+permute`` (the
-   bundled model's fine-tuning recipe; from scratch at this rate it stalls
-   near +19 and stops early, see TRAIN.md).
+   never sees the same test rows; each time the weights it would export
+   change, they are scored on the test performances (that scoring time is
+   excluded) until they reach IMPSY's test NLL. Its time includes importing
+   TensorFlow (only the first ``--recipe`` pays for that). Recipes:
+   ``staged`` (the default: ``impsy train --recipe staged``, as a user runs
+   it), and two single runs with ``-B 128 --window-step 10 --learning-rate
+   0.01 -P 20``: ``windows`` (IMPSY's window loss picks the epoch) and
+   ``performances+permute`` (the bundled model's fine-tuning rule; from
+   scratch it stalls near +19 and stops early, see TRAIN.md).
+
+IMPSY is unseeded, so one run of it decides little, and its default run
+takes 20-60 minutes here: ``--reference-only FILE`` trains IMPSY alone and
+saves its result, ``--reference FILE`` times impsy against a saved one.
 
 The goal is impsy's time to quality <= 0.5x IMPSY's wall time. This is
 CPU-heavy; ``--quick`` gives IMPSY two epochs and impsy at most 10 minutes.
 
     .venv/bin/python benchmarks/train.py --quick
     .venv/bin/python benchmarks/train.py --impsy /tmp/impsy-ref/bin/impsy
-    .venv/bin/python benchmarks/train.py --impsy-epochs 10 --recipe windows \
-        --recipe performances+permute
+    .venv/bin/python benchmarks/train.py --reference-only impsy-run-1.json
+    .venv/bin/python benchmarks/train.py --reference impsy-run-1.json --recipe staged
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -50,8 +55,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from impsy.dataset.npz import dataset_file_name, write_dataset  # noqa: E402
 from impsy.model import load_model, nll  # noqa: E402
 from impsy.training.split import choose_test  # noqa: E402
-
-RECIPE = ["-B", "128", "--window-step", "10", "--learning-rate", "0.01"]
 
 
 def impsy_reference(args, train_perfs: list[np.ndarray], test_perfs, scratch: Path) -> dict:
@@ -82,8 +85,11 @@ def impsy_reference(args, train_perfs: list[np.ndarray], test_perfs, scratch: Pa
     seconds = time.perf_counter() - started
     keras_files = [p for p in (scratch / "impsy-models").glob("*.keras") if "ckpt" not in p.name]
     score = nll.evaluate(load_model(keras_files[0]), test_perfs)
+    log_text = (scratch / "impsy-train.log").read_text(errors="replace")
+    epochs = re.findall(r"^Epoch (\d+)/\d+", log_text, flags=re.MULTILINE)
     return {
         "wall_seconds": seconds,
+        "epochs_run": int(epochs[-1]) if epochs else None,
         "test_nll": score.mean_nll,
         "steps": score.steps,
         "file": keras_files[0].name,
@@ -91,79 +97,120 @@ def impsy_reference(args, train_perfs: list[np.ndarray], test_perfs, scratch: Pa
     }
 
 
-def parse_recipe(text: str) -> tuple[str, tuple[str, ...]]:
-    """``performances+permute`` -> (select_by, augmentations); see ``--recipe``."""
-    select_by, *augment = text.split("+")
-    if select_by not in ("windows", "performances") or set(augment) - {"permute", "flip"}:
-        raise SystemExit(f"--recipe {text!r}: expected windows|performances[+permute][+flip]")
-    return select_by, tuple(augment)
+BASE = {"batch_size": 128, "window_step": 10, "learning_rate": 0.01, "patience": 20}
+"""The single-run recipes' settings (``impsy train -B 128 --window-step 10 --learning-rate
+0.01 -P 20``)."""
+
+RECIPES: dict[str, dict] = {
+    # one run: IMPSY's window loss picks the epoch, no augmentation
+    "windows": BASE,
+    # the bundled model's fine-tuning rule from scratch (stalls near +19, see TRAIN.md)
+    "performances+permute": {**BASE, "select_by": "performances", "augment": ("permute",)},
+    # impsy train --recipe staged, as a user runs it (impsy.training.recipes)
+    "staged": {},
+}
+
+
+class Reached(Exception):
+    """The weights a run would export reached the target: the clock stops here."""
 
 
 def impsy_time_to(
     args, recipe: str, dataset: Path, target: float, scratch: Path, test_perfs
 ) -> dict:
-    """Train with impsy until the weights it would export reach ``target`` on the test set."""
-    select_by, augment = parse_recipe(recipe)
+    """Train with impsy until the weights it would export reach ``target`` on the test set.
+
+    The clock starts before TensorFlow is imported and stops while the test
+    set is scored; training stops at the first score at or below ``target``,
+    or after ``--max-minutes``.
+    """
     started = time.perf_counter()
     import keras  # counted: IMPSY's wall time includes its TensorFlow import too
 
+    from impsy.training.recipes import train_recipe
     from impsy.training.scoring import mdrnn_from_keras_weights
     from impsy.training.trainer import TrainOptions, load_performances, train_model
 
     scored: list[dict] = []
     excluded = [0.0]
-    monitor = "val_nll" if select_by == "performances" else "val_loss"
 
     class TestScore(keras.callbacks.Callback):
-        best = float("inf")
+        """Scores the weights the run would export, each time they change."""
+
+        def __init__(self, stage: int, monitor: str) -> None:
+            super().__init__()
+            self.stage, self.monitor, self.best = stage, monitor, float("inf")
 
         def on_epoch_end(self, epoch, logs=None):
-            val = float((logs or {}).get(monitor, float("inf")))
-            if val >= self.best:
+            val = float((logs or {}).get(self.monitor, float("inf")))
+            if not val < self.best:
                 return
             self.best = val
+            seconds = time.perf_counter() - started - excluded[0]
             clock = time.perf_counter()
-            elapsed = clock - started - excluded[0]  # training time so far, scoring excluded
             score = nll.evaluate(mdrnn_from_keras_weights(self.model.get_weights()), test_perfs)
-            total, steps = score.mean_nll * score.steps, score.steps
             excluded[0] += time.perf_counter() - clock
-            scored.append({"epoch": epoch + 1, "seconds": elapsed, "test_nll": total / steps})
+            scored.append(
+                {
+                    "stage": self.stage + 1,
+                    "epoch": epoch + 1,
+                    "seconds": seconds,
+                    "test_nll": score.mean_nll,
+                }
+            )
             print(
-                f"  impsy epoch {epoch + 1}: test NLL {total / steps:.4f} at {elapsed:.0f} s",
+                f"  impsy stage {self.stage + 1} epoch {epoch + 1}: test NLL {score.mean_nll:.4f} "
+                f"at {seconds:.0f} s",
                 flush=True,
             )
-            if total / steps <= target:
-                self.model.stop_training = True
+            if score.mean_nll <= target:
+                raise Reached
+
+    current: list[TestScore] = []
+
+    def score_stage(number: int, options: TrainOptions) -> list:
+        current[:] = [
+            TestScore(number, "val_nll" if options.select_by == "performances" else "val_loss")
+        ]
+        return list(current)
+
+    def report(line: str) -> None:
+        # a fine-tune exports its starting weights until an epoch beats them
+        if line.startswith("starting weights:"):
+            current[0].best = float(line.rsplit(" ", 1)[1])
 
     options = TrainOptions(
-        dataset=dataset,
-        destination=scratch / f"impsy-{recipe}",
-        size=args.size,
-        seed=args.seed,
-        test_performances=args.test_performances,
-        batch_size=128,
-        window_step=10,
-        learning_rate=0.01,
-        epochs=1000,
-        patience=20,
-        max_minutes=args.max_minutes,
-        select_by=select_by,
-        augment=augment,
-        force=True,
+        **{
+            "dataset": dataset,
+            "destination": scratch / f"impsy-{recipe}",
+            "name": "model",
+            "size": args.size,
+            "seed": args.seed,
+            "test_performances": args.test_performances,
+            "force": True,
+            "max_minutes": args.max_minutes,
+            **RECIPES[recipe],
+        }
     )
-    result = train_model(
-        options,
-        load_performances(dataset, None),
-        report=lambda _: None,
-        extra_callbacks=[TestScore()],
-    )
-    reached = next((s for s in scored if s["test_nll"] <= target), None)
+    performances = load_performances(dataset, None)
+    result = None
+    try:
+        if recipe == "staged":
+            result = train_recipe(
+                "staged", options, performances, report=report, stage_callbacks=score_stage
+            )
+        else:
+            result = train_model(
+                options, performances, report=report, extra_callbacks=score_stage(0, options)
+            )
+    except Reached:
+        pass
+    hit = next((s for s in scored if s["test_nll"] <= target), None)
     return {
-        "reached": reached,
+        "reached": hit,
         "scored": scored,
-        "final_test_nll": result.summary["test_nll"],
-        "epochs_run": result.summary["epochs_run"],
-        "recipe": RECIPE + ["--select-by", select_by] + [f"--augment={a}" for a in augment],
+        "epochs_run": None if result is None else result.summary["epochs_run"],
+        "settings": {k: v for k, v in RECIPES[recipe].items()},
     }
 
 
@@ -180,10 +227,27 @@ def main() -> None:
     parser.add_argument(
         "--recipe",
         action="append",
-        help="impsy's --select-by, then any --augment, joined by +; repeat to time several "
-        "recipes against one IMPSY run (default: windows)",
+        choices=sorted(RECIPES),
+        help="a named recipe (see RECIPES); repeat to time several against one IMPSY run "
+        "(default: staged)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--target", type=float, help="time impsy to this test NLL instead of IMPSY's"
+    )
+    parser.add_argument(
+        "--reference-only",
+        type=Path,
+        metavar="JSON",
+        help="only train IMPSY and write its result here (its run is long and unseeded: "
+        "time it once, alone on the machine, then time impsy's recipes against it)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="JSON",
+        help="a --reference-only result to time impsy against instead of training IMPSY",
+    )
     args = parser.parse_args()
     if args.quick:
         args.impsy_epochs = args.impsy_epochs or 2
@@ -195,16 +259,24 @@ def main() -> None:
     train_perfs = [p for i, p in enumerate(perfs) if i not in set(test)]
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
-        reference = impsy_reference(args, train_perfs, test_perfs, scratch)
+        if args.reference:
+            reference = json.loads(args.reference.read_text())
+        else:
+            reference = impsy_reference(args, train_perfs, test_perfs, scratch)
+        if args.reference_only:
+            reference["test_performances"] = test
+            reference["impsy_epochs"] = args.impsy_epochs or "default"
+            args.reference_only.write_text(json.dumps(reference, indent=2, default=str) + "\n")
+            print(f"wrote {args.reference_only}")
+            return
         print(
             f"IMPSY 1.2.1: {reference['wall_seconds']:.0f} s, test NLL {reference['test_nll']:.4f}",
             flush=True,
         )
+        target = reference["test_nll"] if args.target is None else args.target
         runs = {
-            recipe: impsy_time_to(
-                args, recipe, args.dataset, reference["test_nll"], scratch, test_perfs
-            )
-            for recipe in args.recipe or ["windows"]
+            recipe: impsy_time_to(args, recipe, args.dataset, target, scratch, test_perfs)
+            for recipe in args.recipe or ["staged"]
         }
     results = {
         "test_performances": test,
@@ -228,9 +300,10 @@ def main() -> None:
             )
         else:
             best = min((s["test_nll"] for s in ours["scored"]), default=float("nan"))
+            last = ours["scored"][-1]["seconds"] if ours["scored"] else 0.0
             print(
-                f"| impsy `{recipe}` did not reach it (stopped after "
-                f"{ours['epochs_run']} epochs) | | {best:.4f} | |"
+                f"| impsy `{recipe}` did not reach it (last improvement at {last:.0f} s) | | "
+                f"{best:.4f} | |"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -283,3 +283,43 @@ def test_augmentation_permutes_or_mirrors_controls_and_leaves_dt_alone():
     assert (same | flipped).all() and same.any() and flipped.any()
     # a whole control is mirrored or not, never some of its rows
     assert (flipped.all(axis=1) | same.all(axis=1)).all()
+
+
+def test_staged_recipe_runs_its_stages_from_one_another_on_one_split(tmp_path):
+    """--recipe staged: two runs, the second from the first's weights on the first's split,
+    and the last one's model under the final name, with every stage in the summary."""
+    rng = np.random.default_rng(3)
+    perfs = []
+    for length in (420, 380, 450, 330, 400, 360):  # longer than stage 2's 301-row windows
+        dt = rng.gamma(2.0, 0.05, length)
+        walk = np.clip(0.5 + np.cumsum(rng.normal(0, 0.05, length)), 0, 1)
+        perfs.append(np.stack([dt, walk, rng.choice([0.1, 0.9], length)], 1).astype(np.float32))
+    data = write_dataset(tmp_path / "long.npz", perfs)
+    result = CliRunner().invoke(
+        train,
+        ["-S", str(data), "-O", str(tmp_path / "out"), "-M", "xxs", "-N", "1", "--seed", "4",
+         "--test-performances", "1", "--recipe", "staged", "--name", "r"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stage 2/2" in result.output
+    out = tmp_path / "out"
+    summary = json.loads((out / "r.json").read_text())
+    stages = summary["recipe"]["stages"]
+    assert [s["settings"]["sequence_length"] for s in stages] == [50, 300]
+    assert stages[1]["settings"]["augment"] == ["permute"]
+    assert stages[1]["selected_by"] == "val_nll"
+    assert [s["epochs_run"] for s in stages] == [1, 1], "-N applies to every stage"
+    folder = out / "r-stages"
+    assert stages[0]["settings"]["init_from"] is None
+    assert stages[1]["settings"]["init_from"] == str(folder / "stage0.keras")
+    splits = [json.loads((folder / f"stage{n}.json").read_text())["split"] for n in range(2)]
+    assert splits[0] == splits[1] == summary["split"]
+    assert {p.name for p in out.iterdir()} >= {"r.keras", "r.tflite", "r.json", "r-loss.png"}
+    final, last = load_model(out / "r.keras"), load_model(folder / "stage1.keras")
+    for event in perfs[0][:20]:
+        np.testing.assert_array_equal(final.step(event).raw, last.step(event).raw)
+    again = CliRunner().invoke(
+        train, ["-S", str(data), "-O", str(out), "--recipe", "staged", "--name", "r"]
+    )
+    assert again.exit_code != 0 and "--force" in again.output, "checked before training"

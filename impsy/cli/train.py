@@ -17,6 +17,8 @@ import click
 from impsy.cli import user_errors
 
 SIZES = ["xxs", "xs", "s", "m", "l", "xl"]
+RECIPES = ["single", "staged"]
+"""``impsy.training.recipes.RECIPES``, repeated so ``--help`` does not import the trainer."""
 
 
 def dataset_path(source: str, dimension: int | None, config_path: str | None) -> Path:
@@ -181,6 +183,17 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
     help="Best epoch by the loss on validation windows (IMPSY) or by the NLL of whole "
     "validation performances from a reset state (what impsy evaluate and the test measure).",
 )
+@click.option(
+    "--recipe",
+    type=click.Choice(RECIPES),
+    default="single",
+    show_default=True,
+    help="single: one run with these options. staged: two runs, the second from the "
+    "first's weights (50-step windows at rate 0.01 for up to 6 min, then 300-step windows "
+    "at 0.002 with --augment permute --select-by performances); "
+    "the stages set window, step, batch, rate, patience and selection, other options "
+    "apply to every stage and --max-minutes to the whole recipe.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @user_errors
 def train(
@@ -208,6 +221,7 @@ def train(
     recurrent_dropout: float,
     augment: tuple[str, ...],
     select_by: str,
+    recipe: str,
     force: bool,
 ) -> None:
     """Train an MDRNN on a dataset made by `impsy dataset`.
@@ -246,7 +260,12 @@ def train(
         select_by=select_by,
     )
     click.echo(f"impsy: training a size {modelsize} MDRNN on {path} (seed {seed})")
-    result = train_model(options, performances, report=click.echo)
+    if recipe == "single":
+        result = train_model(options, performances, report=click.echo)
+    else:
+        from impsy.training.recipes import train_recipe
+
+        result = train_recipe(recipe, options, performances, report=click.echo)
     summary = result.summary
     test = summary["test_nll"]
     click.echo(

@@ -9,6 +9,7 @@ TensorFlow. Modules, one job each:
 * :mod:`~impsy.training.network` - the Keras 3 training and inference models;
 * :mod:`~impsy.training.tflite` - inference model to a builtin-ops ``.tflite``;
 * :mod:`~impsy.training.trainer` - the fit loop, best-weights restore, outputs;
+* :mod:`~impsy.training.recipes` - named sequences of runs (``--recipe staged``);
 * :mod:`~impsy.training.scoring` - weights scored on whole performances (``--select-by``);
 * :mod:`~impsy.training.convert` - existing weight files to ``.tflite``;
 * :mod:`~impsy.training.png` - the loss curve, drawn without matplotlib.

@@ -99,7 +99,7 @@ def output_paths(destination: Path, stem: str) -> dict[str, Path]:
     }
 
 
-def _check_outputs(paths: dict[str, Path], force: bool) -> None:
+def check_outputs(paths: dict[str, Path], force: bool) -> None:
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not force:
         raise ImpsyError(
@@ -172,7 +172,7 @@ def train_model(
     dimension = int(performances[0].shape[1])
     stem = options.name or model_name(dimension, size.layers, size.units, size.mixtures)
     paths = output_paths(options.destination, stem)
-    _check_outputs(paths, options.force)
+    check_outputs(paths, options.force)
     length = options.sequence_length + 1
     step = options.window_step or options.sequence_length
     lengths = [len(p) for p in performances]
