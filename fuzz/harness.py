@@ -165,6 +165,16 @@ class LiveEngine:
         self.loop.call_soon(callback, *args)
         self.spin()
 
+    def feed_reads(self, read, data: bytes) -> None:  # noqa: ANN001
+        """``data`` cut by :func:`chunks`, each piece handed to ``read`` in one loop callback
+        (as a device's reader gets a burst of reads), then the loop runs once."""
+
+        def deliver() -> None:
+            for piece in chunks(data):
+                read(piece)
+
+        self.feed(deliver)
+
     def spin(self) -> None:
         """Run the loop for one iteration: what the last input scheduled gets its turn."""
         self.loop.call_soon(self.loop.stop)

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from fuzz.harness import DIMENSION, MAPPING, LiveEngine, chunks
+from fuzz.harness import DIMENSION, MAPPING, LiveEngine
 from impsy.config import load_config_text
 from impsy.io.midi import MidiAdapter
 from impsy.io.midi_messages import malformed
@@ -56,12 +56,12 @@ class _Target:
     def _realtime(self, event: object) -> None:
         self.realtime += 1
 
-    def stream(self, messages: list[list[int]]) -> None:
-        for message in messages:
-            bad = self.live.counts()[1]
-            self.adapter._receive(self.port, message, time.monotonic())
-            if malformed(message) is not None:
-                assert self.live.counts()[1] == bad + 1, f"malformed, not counted: {message}"
+    def receive(self, chunk: bytes) -> None:
+        message = list(chunk)
+        bad = self.live.counts()[1]
+        self.adapter._receive(self.port, message, time.monotonic())
+        if malformed(message) is not None:
+            assert self.live.counts()[1] == bad + 1, f"malformed, not counted: {message}"
 
 
 _target: _Target | None = None
@@ -71,4 +71,4 @@ def one_input(data: bytes) -> None:
     global _target
     if _target is None:
         _target = _Target()
-    _target.live.feed(_target.stream, [list(chunk) for chunk in chunks(data)])
+    _target.live.feed_reads(_target.receive, data)

@@ -12,7 +12,7 @@ finite (the harness's observer).
 
 from __future__ import annotations
 
-from fuzz.harness import DIMENSION, LiveEngine, chunks
+from fuzz.harness import DIMENSION, LiveEngine
 from impsy.config import SerialConfig
 from impsy.io.serial_csv import SerialCSVAdapter
 
@@ -36,11 +36,6 @@ class _Target:
         if any(line.strip() for line in lines):
             assert sum(self.live.counts()) > before, f"lines neither used nor counted: {data!r}"
 
-    def stream(self, reads: list[bytes]) -> None:
-        """The reads one after another, as the loop delivers them (a callback each in real use)."""
-        for data in reads:
-            self.read(data)
-
 
 _target: _Target | None = None
 
@@ -50,4 +45,4 @@ def one_input(data: bytes) -> None:
     if _target is None:
         _target = _Target()
     _target.adapter._connected()  # a fresh connection: no half line from the last input
-    _target.live.feed(_target.stream, chunks(data))
+    _target.live.feed_reads(_target.read, data)

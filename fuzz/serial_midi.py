@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fuzz.harness import DIMENSION, LiveEngine, chunks, mapped_config
+from fuzz.harness import DIMENSION, LiveEngine, mapped_config
 from impsy.io.serial_midi import SerialMidiAdapter
 from impsy.mapping.midi import MidiStreamParser
 
@@ -35,11 +35,6 @@ class _Target:
         parser = self.adapter._parser
         assert len(parser._pending) <= 3, f"parser holds {len(parser._pending)} bytes"
 
-    def stream(self, reads: list[bytes]) -> None:
-        """The reads one after another, as the loop delivers them (a callback each in real use)."""
-        for data in reads:
-            self.read(data)
-
 
 _target: _Target | None = None
 
@@ -49,4 +44,4 @@ def one_input(data: bytes) -> None:
     if _target is None:
         _target = _Target()
     _target.adapter._parser = MidiStreamParser()  # what a reconnect does, without writing
-    _target.live.feed(_target.stream, chunks(data))
+    _target.live.feed_reads(_target.read, data)
