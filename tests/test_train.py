@@ -319,6 +319,10 @@ def test_staged_recipe_runs_its_stages_from_one_another_on_one_split(tmp_path):
     final, last = load_model(out / "r.keras"), load_model(folder / "stage1.keras")
     for event in perfs[0][:20]:
         np.testing.assert_array_equal(final.step(event).raw, last.step(event).raw)
+    from impsy.cli.train import RECIPES as CLI_RECIPES
+    from impsy.training.recipes import RECIPES
+
+    assert tuple(CLI_RECIPES) == RECIPES, "--recipe offers exactly the recipes there are"
     again = CliRunner().invoke(
         train, ["-S", str(data), "-O", str(out), "--recipe", "staged", "--name", "r"]
     )

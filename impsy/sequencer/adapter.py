@@ -208,22 +208,28 @@ class SequencerAdapter(Adapter):
         clock_in = self.config.clock_in if self.config.clock == "follow" else ""
         if not names and not clock_in:
             return
-        from impsy.io.midi_ports import Port, PortManager
-        from impsy.io.midi_rtmidi import selected_api
+        from impsy.io.midi_ports import Port
 
         self._outputs = {name: Port(name, is_input=False) for name in sorted(names)}
         inputs = []
         if clock_in:
             self._clock_in = Port(clock_in, is_input=True)
             inputs.append(self._clock_in)
+        await self._start_ports(inputs)
+
+    async def _start_ports(self, inputs: list[Port]) -> None:
+        """One port manager for ``inputs`` and every output in ``_outputs``; None if it fails."""
+        from impsy.io.midi_ports import PortManager
+        from impsy.io.midi_rtmidi import selected_api
+
         self.ports = PortManager(
             selected_api(self._api), inputs, list(self._outputs.values()), self._midi_in
         )
         try:
             await self.ports.start()
         except BaseException:
-            await self.ports.stop()
-            self.ports = None
+            ports, self.ports = self.ports, None
+            await ports.stop()
             raise
 
     def _open_output(self, name: str) -> None:
@@ -247,17 +253,9 @@ class SequencerAdapter(Adapter):
         if self.ports is not None:
             self.ports.outputs = tuple(self._outputs.values())  # the watcher connects them
             return
-        from impsy.io.midi_ports import PortManager
-        from impsy.io.midi_rtmidi import selected_api
-
-        self.ports = PortManager(
-            selected_api(self._api), [], list(self._outputs.values()), self._midi_in
-        )
         try:
-            await self.ports.start()
+            await self._start_ports([])
         except Exception as err:  # e.g. no MIDI system at all: the track stays silent
-            ports, self.ports = self.ports, None
-            await ports.stop()
             self._warn.warn("open outputs", f"sequencer: cannot open MIDI outputs: {err}")
 
     def _open_bank_outputs(self) -> None:

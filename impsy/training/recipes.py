@@ -26,7 +26,9 @@ from impsy.training.trainer import (
     TrainOptions,
     TrainResult,
     check_outputs,
+    options_record,
     output_paths,
+    output_stem,
     train_model,
 )
 
@@ -76,7 +78,7 @@ def train_recipe(
     """
     stages = STAGES[recipe]
     started = time.perf_counter()
-    final = output_paths(options.destination, _stem(options, performances))
+    final = output_paths(options.destination, output_stem(options, performances[0].shape[1]))
     check_outputs(final, options.force)  # before hours of training, not after
     folder = options.destination / f"{final['keras'].stem}-stages"
     previous = options.init_from
@@ -103,16 +105,6 @@ def train_recipe(
         done.append((stage, result))
         previous = result.outputs["keras"]
     return _finish(recipe, options, done, final, time.perf_counter() - started)
-
-
-def _stem(options: TrainOptions, performances: list[np.ndarray]) -> str:
-    if options.name:
-        return options.name
-    from impsy.config import model_size
-    from impsy.training.network import model_name
-
-    size = model_size(options.size)
-    return model_name(int(performances[0].shape[1]), size.layers, size.units, size.mixtures)
 
 
 def _minutes_left(limit: float | None, started: float) -> float | None:
@@ -144,11 +136,11 @@ def _finish(
     summary["wall_seconds"] = round(wall_seconds, 2)
     summary["recipe"] = {
         "name": recipe,
-        "command_options": _jsonable(dataclasses.asdict(options)),
+        "command_options": options_record(options),
         "stages": [
             {
                 "stage": number,
-                "settings": _jsonable(dataclasses.asdict(stage)),
+                "settings": options_record(stage),
                 "epochs_run": result.summary["epochs_run"],
                 "best_epoch": result.summary["best_epoch"],
                 "selected_by": result.summary["selected_by"],
@@ -163,7 +155,3 @@ def _finish(
     }
     final["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return TrainResult(outputs=final, summary=summary, history=last.history)
-
-
-def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(settings, default=str))

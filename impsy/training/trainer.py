@@ -99,6 +99,22 @@ def output_paths(destination: Path, stem: str) -> dict[str, Path]:
     }
 
 
+def output_stem(options: TrainOptions, dimension: int) -> str:
+    """``--name``, else IMPSY's ``musicMDRNN-dim..-scale10`` for the size and dimension."""
+    from impsy.config import model_size
+
+    size = model_size(options.size)
+    return options.name or model_name(dimension, size.layers, size.units, size.mixtures)
+
+
+def options_record(options: TrainOptions) -> dict[str, Any]:
+    """The options as JSON values (paths as strings, tuples as lists), for summaries."""
+    return {
+        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+        for k, v in asdict(options).items()
+    }
+
+
 def check_outputs(paths: dict[str, Path], force: bool) -> None:
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not force:
@@ -170,7 +186,7 @@ def train_model(
         raise ImpsyError(f"unknown select_by {options.select_by!r}; use windows or performances")
     size = model_size(options.size)
     dimension = int(performances[0].shape[1])
-    stem = options.name or model_name(dimension, size.layers, size.units, size.mixtures)
+    stem = output_stem(options, dimension)
     paths = output_paths(options.destination, stem)
     check_outputs(paths, options.force)
     length = options.sequence_length + 1
@@ -345,10 +361,7 @@ def _summary(
 ) -> dict[str, Any]:
     from impsy.training.summary import sha256, versions
 
-    settings = {
-        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-        for k, v in asdict(options).items()
-    }
+    settings = options_record(options)
     settings["window_step"] = step
     return {
         "model": paths["keras"].stem,
