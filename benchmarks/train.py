@@ -214,6 +214,41 @@ def impsy_time_to(
     }
 
 
+def print_results(
+    reference: dict, runs: dict, target: float | None, impsy_epochs: int | None
+) -> None:
+    """The results table; each run's ``reached_impsy`` and ``ratio`` are filled in."""
+    print("\n| | wall time | test NLL | ratio (goal <= 0.5) |\n| --- | ---: | ---: | ---: |")
+    print(
+        f"| IMPSY 1.2.1 `train` ({impsy_epochs or 'default'} epochs) | "
+        f"{reference['wall_seconds']:.0f} s | {reference['test_nll']:.4f} | |"
+    )
+    for recipe, ours in runs.items():
+        # with --target the run goes on past IMPSY's score: report both
+        impsy = "IMPSY's test NLL"
+        goals = {impsy: reference["test_nll"]}
+        if target is not None:
+            goals[f"{target:g}"] = target
+        for name, goal in goals.items():
+            reached = next((s for s in ours["scored"] if s["test_nll"] <= goal), None)
+            ratio = reached["seconds"] / reference["wall_seconds"] if reached else None
+            if name == impsy:
+                ours["reached_impsy"], ours["ratio"] = reached, ratio
+            if reached:
+                print(
+                    f"| impsy `{recipe}`, time to {name} (stage {reached['stage']}, epoch "
+                    f"{reached['epoch']}) | {reached['seconds']:.0f} s | "
+                    f"{reached['test_nll']:.4f} | **{ratio:.2f}** |"
+                )
+            else:
+                best = min((s["test_nll"] for s in ours["scored"]), default=float("nan"))
+                last = ours["scored"][-1]["seconds"] if ours["scored"] else 0.0
+                print(
+                    f"| impsy `{recipe}` did not reach {name} (last improvement at {last:.0f} s)"
+                    f" | | {best:.4f} | |"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=ROOT / "tests/data/training-dataset-9d.npz")
@@ -233,7 +268,9 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
-        "--target", type=float, help="time impsy to this test NLL instead of IMPSY's"
+        "--target",
+        type=float,
+        help="train on to this test NLL and time that too (IMPSY's is always reported)",
     )
     parser.add_argument(
         "--reference-only",
@@ -284,27 +321,7 @@ def main() -> None:
         "impsy": runs,
         "quick": args.quick,
     }
-    print("\n| | wall time | test NLL | ratio (goal <= 0.5) |\n| --- | ---: | ---: | ---: |")
-    print(
-        f"| IMPSY 1.2.1 `train` ({args.impsy_epochs or 'default'} epochs) | "
-        f"{reference['wall_seconds']:.0f} s | {reference['test_nll']:.4f} | |"
-    )
-    for recipe, ours in runs.items():
-        reached = ours["reached"]
-        ours["ratio"] = reached["seconds"] / reference["wall_seconds"] if reached else None
-        if reached:
-            print(
-                f"| impsy `{recipe}`, time to reach it (epoch {reached['epoch']}) | "
-                f"{reached['seconds']:.0f} s | {reached['test_nll']:.4f} | "
-                f"**{ours['ratio']:.2f}** |"
-            )
-        else:
-            best = min((s["test_nll"] for s in ours["scored"]), default=float("nan"))
-            last = ours["scored"][-1]["seconds"] if ours["scored"] else 0.0
-            print(
-                f"| impsy `{recipe}` did not reach it (last improvement at {last:.0f} s) | | "
-                f"{best:.4f} | |"
-            )
+    print_results(reference, runs, args.target, args.impsy_epochs)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
 

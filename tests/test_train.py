@@ -306,7 +306,7 @@ def test_staged_recipe_runs_its_stages_from_one_another_on_one_split(tmp_path):
     out = tmp_path / "out"
     summary = json.loads((out / "r.json").read_text())
     stages = summary["recipe"]["stages"]
-    assert [s["settings"]["sequence_length"] for s in stages] == [50, 300]
+    assert [s["settings"]["sequence_length"] for s in stages] == [20, 300]
     assert stages[1]["settings"]["augment"] == ["permute"]
     assert stages[1]["selected_by"] == "val_nll"
     assert [s["epochs_run"] for s in stages] == [1, 1], "-N applies to every stage"

@@ -189,7 +189,7 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
     default="single",
     show_default=True,
     help="single: one run with these options. staged: two runs, the second from the "
-    "first's weights (50-step windows at rate 0.01 for up to 6 min, then 300-step windows "
+    "first's weights (20-step windows at rate 0.01 for up to 5 min, then 300-step windows "
     "at 0.002 with --augment permute --select-by performances); "
     "the stages set window, step, batch, rate, patience and selection, other options "
     "apply to every stage and --max-minutes to the whole recipe.",

@@ -3,9 +3,12 @@
 One setting does not fit a whole training. A high learning rate on short
 windows is what gets a model off the plateau every run starts on (the
 model predicting each control's average, NLL about +20 per step) within
-minutes; it then stalls. Longer windows, a lower rate, permuted controls
-and epochs picked on whole validation performances are what carry a model
-on to held-out players, but from scratch they stall on that plateau.
+two minutes: 20-step windows make cheap optimiser steps, and what takes a
+model off the plateau (each control's next value from its last few) needs
+many steps, not long memories. It then stalls on players it never heard.
+Longer windows, a lower rate, permuted controls and epochs picked on whole
+validation performances are what carry a model on to held-out players,
+but from scratch they stall on that plateau.
 ``staged`` runs them in that order; ``benchmarks/TRAIN.md`` has its
 measurements against IMPSY 1.2.1's training.
 """
@@ -34,14 +37,14 @@ from impsy.training.trainer import (
 
 STAGES: dict[str, tuple[dict[str, Any], ...]] = {
     "staged": (
-        # off the plateau: short windows, a high rate, many windows per epoch
+        # off the plateau: short windows, a high rate, many cheap steps per epoch
         {
-            "sequence_length": 50,
-            "window_step": 10,
-            "batch_size": 128,
+            "sequence_length": 20,
+            "window_step": 5,
+            "batch_size": 64,
             "learning_rate": 1e-2,
             "patience": 20,
-            "max_minutes": 6.0,
+            "max_minutes": 5.0,
         },
         # long windows, controls permuted, epochs chosen on whole performances
         {
