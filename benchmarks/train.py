@@ -137,15 +137,13 @@ def impsy_time_to(
     class TestScore(keras.callbacks.Callback):
         """Scores the weights the run would export, each time they change."""
 
-        def __init__(self, stage: int, monitor: str) -> None:
+        def __init__(self, stage: int) -> None:
             super().__init__()
-            self.stage, self.monitor, self.best = stage, monitor, float("inf")
+            self.stage = stage
 
         def on_epoch_end(self, epoch, logs=None):
-            val = float((logs or {}).get(self.monitor, float("inf")))
-            if not val < self.best:
+            if not (logs or {}).get("improved"):  # set by impsy's best-weights callback
                 return
-            self.best = val
             seconds = time.perf_counter() - started - excluded[0]
             clock = time.perf_counter()
             score = nll.evaluate(mdrnn_from_keras_weights(self.model.get_weights()), test_perfs)
@@ -166,18 +164,11 @@ def impsy_time_to(
             if score.mean_nll <= target:
                 raise Reached
 
-    current: list[TestScore] = []
-
     def score_stage(number: int, options: TrainOptions) -> list:
-        current[:] = [
-            TestScore(number, "val_nll" if options.select_by == "performances" else "val_loss")
-        ]
-        return list(current)
+        return [TestScore(number)]
 
     def report(line: str) -> None:
-        # a fine-tune exports its starting weights until an epoch beats them
-        if line.startswith("starting weights:"):
-            current[0].best = float(line.rsplit(" ", 1)[1])
+        """The trainer's progress lines are not shown: the scores above are the output."""
 
     options = TrainOptions(
         **{

@@ -263,6 +263,39 @@ def test_fine_tuning_exports_the_starting_weights_when_no_epoch_beats_them(tmp_p
         np.testing.assert_array_equal(before.step(event).raw, after.step(event).raw)
 
 
+def test_epoch_logs_tell_later_callbacks_which_epochs_are_kept(tmp_path, data, trained):
+    """logs["improved"] is 1 exactly when an epoch beat every earlier one (and a
+    fine-tune's start): what the benchmark's test scoring follows."""
+    import keras
+
+    from impsy.training.trainer import TrainOptions, load_performances, train_model
+
+    seen: list[float] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(logs["improved"])
+
+    perfs = load_performances(data, None)
+    base = {"dataset": data, "size": "xxs", "sequence_length": 8, "batch_size": 16,
+            "seed": 7, "test_performances": 2, "early_stopping": False}  # fmt: skip
+    result = train_model(
+        TrainOptions(destination=tmp_path / "a", epochs=4, **base),
+        perfs,
+        report=lambda _line: None,
+        extra_callbacks=[Record()],
+    )
+    losses = [entry["val_loss"] for entry in result.history]
+    assert seen == [float(loss < min(losses[:i], default=np.inf)) for i, loss in enumerate(losses)]
+    seen.clear()
+    wrecked = TrainOptions(
+        destination=tmp_path / "b", epochs=2, learning_rate=50.0, select_by="performances",
+        init_from=trained / f"{STEM}.keras", **base,
+    )  # fmt: skip
+    train_model(wrecked, perfs, report=lambda _line: None, extra_callbacks=[Record()])
+    assert seen == [0.0, 0.0], "no epoch beat the starting weights"
+
+
 def test_augmentation_permutes_or_mirrors_controls_and_leaves_dt_alone():
     rng = np.random.default_rng(0)
     windows = rng.random((64, 5, 4)).astype(np.float32) * 10

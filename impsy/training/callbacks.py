@@ -34,6 +34,10 @@ def make_callbacks(
     best epoch, halves the rate and stops early. ``initial`` is the starting
     weights' score and weights when fine-tuning: an epoch must beat it to be
     kept, so a fine-tune never exports weights worse than it started from.
+
+    Each epoch's logs get ``improved`` (1.0 when that epoch's weights became
+    the ones to export, else 0.0), so callbacks run after these (the
+    benchmark's test scoring) follow that choice instead of redoing it.
     """
     import keras
     import numpy as np
@@ -62,7 +66,7 @@ def make_callbacks(
             self._started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            logs = logs or {}
+            logs = {} if logs is None else logs  # the same dict later callbacks get
             seconds = time.perf_counter() - self._started
             loss = float(logs.get("loss", float("nan")))
             val = float(logs.get("val_loss", float("nan")))
@@ -78,10 +82,12 @@ def make_callbacks(
             self.history.append(entry)
             marker = ""
             score = entry[monitor]
-            if np.isfinite(score) and score < self.best_loss:
+            improved = bool(np.isfinite(score) and score < self.best_loss)
+            if improved:
                 self.best_loss, self.best_epoch = score, epoch + 1
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
                 marker = "  best"
+            logs["improved"] = float(improved)
             report(
                 f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {loss:9.4f}  "
                 f"{shown}  {seconds:6.1f} s{marker}"
