@@ -201,7 +201,7 @@ def impsy_time_to(
         "reached": hit,
         "scored": scored,
         "epochs_run": None if result is None else result.summary["epochs_run"],
-        "settings": {k: v for k, v in RECIPES[recipe].items()},
+        "settings": dict(RECIPES[recipe]),
     }
 
 
