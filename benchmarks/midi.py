@@ -104,7 +104,7 @@ def percentiles(values: list[float], scale: float = 1e6) -> tuple[float, float]:
 async def measure(mode: str, notes: int, server, logdir: str) -> dict:  # noqa: ANN001
     from impsy.config import load_config_text
     from impsy.engine.runner import RunOptions, build_engine
-    from impsy.io.midi import MidiAdapter
+    from impsy.io.midi.adapter import MidiAdapter
     from impsy.mapping.midi import MidiEncoder
 
     class TimedMidiAdapter(MidiAdapter):

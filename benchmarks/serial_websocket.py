@@ -80,11 +80,11 @@ def serve(kind: str, section: str, logdir: str, ready, stop) -> None:  # noqa: A
             return
         engine = build_engine(config, RunOptions(logdir=Path(logdir)))
         if kind == "serial":
-            from impsy.io.serial_csv import SerialCSVAdapter
+            from impsy.io.serial.csv import SerialCSVAdapter
 
             adapter = SerialCSVAdapter(config.serial, engine.dimension)
         elif kind == "serialmidi":
-            from impsy.io.serial_midi import SerialMidiAdapter
+            from impsy.io.serial.midi import SerialMidiAdapter
 
             adapter = SerialMidiAdapter(config.serialmidi, engine.dimension)
         else:

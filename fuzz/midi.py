@@ -20,8 +20,8 @@ import numpy as np
 
 from fuzz.harness import DIMENSION, MAPPING, LiveEngine
 from impsy.config import load_config_text
-from impsy.io.midi import MidiAdapter
-from impsy.io.midi_messages import malformed
+from impsy.io.midi.adapter import MidiAdapter
+from impsy.io.midi.messages import malformed
 
 
 def _unit(kind: str, values: np.ndarray, when: float) -> None:

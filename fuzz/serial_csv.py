@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fuzz.harness import DIMENSION, LiveEngine
 from impsy.config import SerialConfig
-from impsy.io.serial_csv import SerialCSVAdapter
+from impsy.io.serial.csv import SerialCSVAdapter
 
 
 class _Target:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from fuzz.harness import DIMENSION, LiveEngine, mapped_config
-from impsy.io.serial_midi import SerialMidiAdapter
+from impsy.io.serial.midi import SerialMidiAdapter
 from impsy.mapping.midi import MidiStreamParser
 
 

@@ -15,7 +15,7 @@ keyboard's MIDI out looks like to impsy); the "synth" is an RtMidi input
 port read in queue mode. Not a mido input: mido always installs a Python
 callback, and a Python callback running on JACK's process thread
 deadlocks against any JACK call another thread makes while holding the
-GIL (see ``impsy/io/midi_rtmidi.py``). Reading RtMidi's queue needs no GIL
+GIL (see ``impsy/io/midi/backend.py``). Reading RtMidi's queue needs no GIL
 on JACK's side, so the synth can never take part in such a deadlock.
 """
 

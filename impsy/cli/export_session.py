@@ -3,7 +3,7 @@
 The human's gestures and the model's answers go on separate tracks, through
 the config's ``[midi] output`` mapping, at their real times, with the run's
 tempo map in the conductor track when the sequencer recorded one, else one
-tempo (see ``impsy.sequencer.session_export``).
+tempo (see ``impsy.sequencer.files.session_export``).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def export_session(
     log names (every log whose name starts with it). The default output is
     the log's name with .mid.
     """
-    from impsy.sequencer import session_export as export
+    from impsy.sequencer.files import session_export as export
 
     rows = export.read_logs(export.find_logs(log_or_run))
     if not rows.rows:

@@ -382,7 +382,9 @@ def _sequencer_controllers(table: Table) -> tuple[SequencerControllerConfig, ...
         out_device = sub.optional_string("out_device")
         if not in_device:
             sub.fail("in_device", 'expected the controller\'s MIDI input port name, got ""')
-        from impsy.sequencer.profiles import load_profile  # here: it imports impsy.config
+        from impsy.sequencer.controllers.profiles import (
+            load_profile,  # here: it imports impsy.config
+        )
 
         try:
             load_profile(profile)

@@ -37,14 +37,14 @@ from impsy.config.modes import describe_modes
 from impsy.engine.pipeline import InputState
 from impsy.engine.playback import plan_playback
 from impsy.engine.predictor import Predictor
-from impsy.engine.ratelimit import RateLimitedWarning
 from impsy.engine.stats import Counters
+from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from impsy.engine.eventlog import EventLog
-    from impsy.io.base import Adapter
+    from impsy.engine.ports import Adapter
 
 log = logging.getLogger("impsy")
 

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from impsy.engine.ratelimit import RateLimitedWarning
 from impsy.engine.stats import Counters
+from impsy.ratelimit import RateLimitedWarning
 
 INLINE_BUDGET_S = 0.0003  # median step cost above which inference leaves the loop
 

@@ -82,7 +82,7 @@ def load_performance_model(config: Config, options: RunOptions):  # noqa: ANN201
 def build_adapters(config: Config, dimension: int) -> list:
     adapters = []
     if config.midi is not None:
-        from impsy.io.midi import MidiAdapter
+        from impsy.io.midi.adapter import MidiAdapter
 
         adapters.append(MidiAdapter(config.midi, dimension))
     if config.osc is not None:
@@ -94,11 +94,11 @@ def build_adapters(config: Config, dimension: int) -> list:
 
         adapters.append(WebSocketAdapter(config.websocket, dimension))
     if config.serial is not None:
-        from impsy.io.serial_csv import SerialCSVAdapter
+        from impsy.io.serial.csv import SerialCSVAdapter
 
         adapters.append(SerialCSVAdapter(config.serial, dimension))
     if config.serialmidi is not None:
-        from impsy.io.serial_midi import SerialMidiAdapter
+        from impsy.io.serial.midi import SerialMidiAdapter
 
         adapters.append(SerialMidiAdapter(config.serialmidi, dimension))
     if config.sequencer is not None:  # last: it plays through the OSC and MIDI adapters above

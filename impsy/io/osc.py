@@ -28,9 +28,9 @@ import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from impsy.engine.core import CommandError
-from impsy.engine.ratelimit import RateLimitedWarning
-from impsy.io.base import Adapter
+from impsy.engine.ports import Adapter
 from impsy.io.osc_guard import BUNDLE_PREFIX, LIBRARY_WARNINGS, bundle_problem
+from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:
     from impsy.config import OscConfig

@@ -40,11 +40,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.engine.ports import Adapter
 from impsy.errors import ImpsyError
-from impsy.io.base import Adapter
 from impsy.mapping.midi import MidiDecoder
 from impsy.mapping.websocket import WebSocketEncoder, text_to_midi
+from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:
     from impsy.config import WebSocketConfig

@@ -10,11 +10,11 @@ uses (the web UI finds it by that attribute). At start the adapter:
 - plays tracks whose port is "" or "osc" as ``/impsy/seq/play i i i``
   (track, note, velocity; 0 = off) through the ``[osc]`` adapter's client;
 - registers the ``seq/...`` commands (OSC ``/impsy/seq/...``), whose file
-  names are bare names in the patterns folder (``impsy.sequencer.pattern_files``);
+  names are bare names in the patterns folder (``impsy.sequencer.files.pattern_files``);
 - in follow mode without ``clock_in``, listens to the ``[midi]`` adapter's
   clock messages;
 - while it plays, records every tempo in effect beside the run's log
-  (``impsy.sequencer.tempo_log``), for ``impsy export-session``'s tempo map.
+  (``impsy.sequencer.files.tempo_log``), for ``impsy export-session``'s tempo map.
 
 The engine's predictions arrive in ``send``: they are placed on the model
 track's grid (quantised), or proposed as ghost steps. Human actions on the
@@ -33,15 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from impsy.clock import Clock, LoopClock
 from impsy.engine.core import CommandError
-from impsy.engine.ratelimit import RateLimitedWarning
-from impsy.io.base import Adapter
+from impsy.engine.ports import Adapter
+from impsy.ratelimit import RateLimitedWarning
 from impsy.sequencer.bridge import GridMapping, default_mapping
-from impsy.sequencer.clock import Clock, LoopClock
 from impsy.sequencer.commands import register_commands
 from impsy.sequencer.control import SequencerEvent
-from impsy.sequencer.pattern import Bank, Pattern, Track
-from impsy.sequencer.pattern_files import (
+from impsy.sequencer.files.pattern_files import (
     BANK_EXTENSIONS,
     MIDI_EXTENSIONS,
     PATTERNS_FOLDER,
@@ -51,14 +50,15 @@ from impsy.sequencer.pattern_files import (
     read_midi,
     write_midi,
 )
+from impsy.sequencer.files.storage import BankFileError, load_bank, save_bank
+from impsy.sequencer.files.tempo_log import TempoLog, tempo_path
+from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import NOTE_OFF, NOTE_ON, Sequencer
-from impsy.sequencer.storage import BankFileError, load_bank, save_bank
-from impsy.sequencer.tempo_log import TempoLog, tempo_path
 
 if TYPE_CHECKING:
     from impsy.config.schema import SequencerConfig
     from impsy.engine.core import Engine
-    from impsy.io.midi_ports import Port, PortManager
+    from impsy.io.midi.ports import Port, PortManager
 
 log = logging.getLogger("impsy")
 
@@ -123,7 +123,7 @@ class SequencerAdapter(Adapter):
         self._outputs: dict[str, Port] = {}
         self._clock_in: Port | None = None
         self._midi_adapter = None
-        self.controllers: list[Any] = []  # impsy.sequencer.controller.ControllerPort
+        self.controllers: list[Any] = []  # impsy.sequencer.controllers.port.ControllerPort
         self._api = api
         self._response_until: int | None = None
         self._warn = RateLimitedWarning()
@@ -188,7 +188,7 @@ class SequencerAdapter(Adapter):
         """The ``controllers`` of the config, each with its profile's rules and LEDs."""
         if not self.config.controllers:
             return
-        from impsy.sequencer.controller import ControllerPort, load_profile
+        from impsy.sequencer.controllers.port import ControllerPort, load_profile
 
         for entry in self.config.controllers:
             controller = ControllerPort(
@@ -208,7 +208,7 @@ class SequencerAdapter(Adapter):
         clock_in = self.config.clock_in if self.config.clock == "follow" else ""
         if not names and not clock_in:
             return
-        from impsy.io.midi_ports import Port
+        from impsy.io.midi.ports import Port
 
         self._outputs = {name: Port(name, is_input=False) for name in sorted(names)}
         inputs = []
@@ -219,8 +219,8 @@ class SequencerAdapter(Adapter):
 
     async def _start_ports(self, inputs: list[Port]) -> None:
         """One port manager for ``inputs`` and every output in ``_outputs``; None if it fails."""
-        from impsy.io.midi_ports import PortManager
-        from impsy.io.midi_rtmidi import selected_api
+        from impsy.io.midi.backend import selected_api
+        from impsy.io.midi.ports import PortManager
 
         self.ports = PortManager(
             selected_api(self._api), inputs, list(self._outputs.values()), self._midi_in
@@ -241,7 +241,7 @@ class SequencerAdapter(Adapter):
         """
         if self.engine is None or name in self._outputs:
             return
-        from impsy.io.midi_ports import Port
+        from impsy.io.midi.ports import Port
 
         self._outputs[name] = Port(name, is_input=False)
         log.info("sequencer: opening MIDI output %r for a track of the loaded bank", name)

@@ -1,6 +1,6 @@
 """The sequencer: patterns played on absolute deadlines, edited live, with the model on the grid.
 
-One scheduler drives everything from one clock (``impsy.sequencer.clock``):
+One scheduler drives everything from one clock (``impsy.clock``):
 steps, bar lines and outgoing MIDI clock ticks are events at integer tick
 positions (``impsy.sequencer.timeline``); the next one due is the only timer
 armed, and when it fires every event due by then runs in order. Each event's
@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from impsy.clock import Clock, Handle
 from impsy.engine.core import CommandError
-from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.ratelimit import RateLimitedWarning
 from impsy.sequencer import midiclock
-from impsy.sequencer.clock import Clock, Handle
 from impsy.sequencer.control import EDIT_MODES, MAX_BPM, MAX_SWING, MIN_BPM, SequencerEvent
 from impsy.sequencer.lateness import LatenessStats
 from impsy.sequencer.pattern import MAX_PATTERNS, Bank, Pattern, PatternError, Step, Track

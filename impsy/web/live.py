@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.ratelimit import RateLimitedWarning
 from impsy.web.responses import clean
 from impsy.web.status import find_sequencer
 

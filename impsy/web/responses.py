@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from impsy.engine.ratelimit import RateLimitedWarning
+from impsy.ratelimit import RateLimitedWarning
 from impsy.web.security import Handler, error
 
 log = logging.getLogger("impsy")

@@ -1,0 +1,1 @@
+"""Serial devices: one port reader shared by the CSV (``csv``) and MIDI (``midi``) adapters."""

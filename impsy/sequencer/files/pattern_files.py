@@ -1,0 +1,152 @@
+"""The files that commands name: bare names in the patterns folder, MIDI work off the loop.
+
+Anyone who can send OSC (or reach the web UI) can send a file name, so a
+command never takes a path: only a bare name with an allowed extension,
+looked up in one folder (``named_file``). Reading and writing MIDI files
+goes through mido, which takes milliseconds for a big pattern (tens the
+first time, while mido loads), so it runs in a worker thread
+(``Background``) on a copy of the patterns, and only the result comes back
+to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from impsy.engine.core import CommandError
+from impsy.sequencer.pattern import Pattern
+
+log = logging.getLogger("impsy")
+
+PATTERNS_FOLDER = "patterns"
+"""Where file names from commands go when ``[sequencer] patterns`` is not set."""
+BANK_EXTENSIONS = (".json", ".toml")
+MIDI_EXTENSIONS = (".mid", ".midi")
+MAX_MIDI_BYTES = 1 << 20
+"""A pattern's MIDI file is a few kB; a file this big is not one."""
+
+
+def named_file(folder: Path, name: Any, extensions: tuple[str, ...], write: bool = False) -> Path:
+    """``name`` as a file in ``folder``, or CommandError saying why not.
+
+    Refused: anything but a non-empty string; a folder separator, a leading
+    dot (so no ``..`` and no hidden files), control characters; another
+    extension; a link that leads out of ``folder``; a folder. ``write``
+    creates ``folder`` when it is missing.
+    """
+    if not isinstance(name, str) or not name:
+        raise CommandError(f"expected a file name, got {name!r}")
+    if (
+        "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or len(name) > 255
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise CommandError(
+            f"{name!r}: give a bare file name (no folders, no leading dot); "
+            f"files are kept in {folder}/"
+        )
+    if not name.lower().endswith(extensions):
+        raise CommandError(f"{name!r}: expected a {' or '.join(extensions)} file")
+    target = folder / name
+    if write:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CommandError(f"{folder}: cannot create: {err.strerror or err}") from None
+    if target.is_symlink() or target.exists():
+        if target.resolve().parent != folder.resolve():
+            raise CommandError(f"{target}: links out of {folder}/; not following it")
+        if target.is_dir():
+            raise CommandError(f"{target} is a folder")
+    return target
+
+
+def midi_size_check(source: Path) -> None:
+    """CommandError when ``source`` cannot be read or is too big to be a pattern."""
+    try:
+        size = source.stat().st_size
+    except OSError as err:
+        raise CommandError(f"{source}: cannot read: {err.strerror or err}") from None
+    if size > MAX_MIDI_BYTES:
+        raise CommandError(f"{source}: {size} bytes is too big for a pattern's MIDI file")
+
+
+def write_midi(patterns: list[Pattern], tempo: float, title: str, target: Path) -> Path:
+    """(Worker thread.) ``patterns`` in order as one SMF; never half a file at ``target``."""
+    from impsy.sequencer.files.smf import song_to_midi
+
+    midi = song_to_midi(patterns, tempo, name=title)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        midi.save(partial)
+        partial.replace(target)
+    except OSError as err:
+        raise CommandError(f"{target}: cannot write: {err.strerror or err}") from None
+    return target
+
+
+def read_midi(source: Path) -> Pattern:
+    """(Worker thread.) A pattern from a MIDI file; CommandError when it is not one."""
+    from impsy.sequencer.files.smf import SmfError, load_pattern
+
+    try:
+        return load_pattern(source)
+    except SmfError as err:
+        raise CommandError(str(err)) from None
+
+
+class Background:
+    """File work in a worker thread; its result handed to ``then`` on the loop.
+
+    A failure (a file that is not MIDI, a full disk) comes after the command
+    has returned, so it goes to ``report(reason, detail)`` (the engine's
+    bad input count and rate-limited warning). Without a running loop (a
+    script) the work runs at once and raises.
+    """
+
+    def __init__(self, report: Callable[[str, str], None]) -> None:
+        self.report = report
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    def run(
+        self,
+        reason: str,
+        work: Callable[..., Any],
+        *args: Any,
+        then: Callable[[Any], object] | None = None,
+    ) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            result = work(*args)
+            if then is not None:
+                then(result)
+            return
+        future = loop.run_in_executor(None, work, *args)
+        self._pending.add(future)
+
+        def finished(done: asyncio.Future[Any]) -> None:
+            self._pending.discard(done)
+            try:
+                result = done.result()
+                if then is not None:
+                    then(result)
+            except CommandError as err:
+                self.report(reason, str(err))
+            except Exception as err:  # a bug must not go unseen, nor stop the music
+                log.exception("sequencer: %s failed", reason)
+                self.report(reason, f"{type(err).__name__}: {err}")
+
+        future.add_done_callback(finished)
+
+    async def drain(self) -> None:
+        """Wait for the work under way (at stop: no half-written files)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            await asyncio.sleep(0)  # let the done callbacks run

@@ -1,0 +1,256 @@
+"""The engine end to end over real OSC sockets on 127.0.0.1, in each mode.
+
+impsy runs in this process on its own event loop (the loop `impsy run` uses),
+with the bundled dimension-9 model; a real UDP peer plays the controller and
+the synth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from impsy.config import load_config_text
+from impsy.engine import loop as impsy_loop
+from impsy.engine.runner import RunOptions, build_adapters, build_engine
+from impsy.io.osc import encode_message
+from tests.osc_client import OscPeer, free_udp_port
+from tests.paths import ROOT
+
+MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
+GESTURE = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+
+
+def make_config(mode: str, server: int, client: int, **extra: str) -> object:
+    interaction = {"mode": f'"{mode}"', "threshold": "0.15", "input_thru": "false"}
+    interaction.update(extra)
+    lines = "\n".join(f"{k} = {v}" for k, v in interaction.items())
+    text = f"""
+log_input = true
+log_predictions = true
+[interaction]
+{lines}
+[model]
+dimension = 9
+file = "{MODEL}"
+timescale = 0.05
+seed = 7
+[osc]
+server_ip = "127.0.0.1"
+server_port = {server}
+client_ip = "127.0.0.1"
+client_port = {client}
+"""
+    return load_config_text(text, "test.toml")
+
+
+def play(mode: str, scenario, tmp_path: Path, threaded: bool | None = None, **extra: str):  # noqa: ANN001
+    """Run impsy in ``mode`` with a peer, then ``await scenario(engine, peer)``."""
+
+    async def main():  # noqa: ANN202
+        server, client = free_udp_port(), free_udp_port()
+        config = make_config(mode, server, client, **extra)
+        engine = build_engine(config, RunOptions(logdir=tmp_path, threaded_model=threaded))
+        await engine.start(build_adapters(config, engine.dimension))
+        peer = await OscPeer.open(client, server)
+        try:
+            return await scenario(engine, peer)
+        finally:
+            peer.close()
+            await engine.stop()
+
+    return impsy_loop.run(main())
+
+
+def log_rows(tmp_path: Path) -> list[list[str]]:
+    (log_file,) = tmp_path.glob("*-9d-mdrnn.log")
+    return [line.split(",") for line in log_file.read_text().splitlines()]
+
+
+def test_callresponse_model_answers_after_silence_and_stops_when_user_plays(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        for _ in range(3):
+            peer.send("/interface", *GESTURE)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
+        assert peer.messages("/impsy") == [], "the model must not answer while the user plays"
+        await peer.wait_for("/impsy", 3, timeout=2.0)  # threshold passed: the model responds
+        assert engine.responding
+        peer.send("/interface", *GESTURE)
+        await asyncio.sleep(0.05)
+        assert not engine.responding, "the user's gesture takes the floor back at once"
+        count = len(peer.messages("/impsy"))
+        await asyncio.sleep(0.08)  # shorter than the threshold: the model stays silent
+        assert len(peer.messages("/impsy")) == count
+        return True
+
+    assert play("callresponse", scenario, tmp_path)
+    rows = log_rows(tmp_path)
+    assert [r[1] for r in rows].count("interface") == 4
+    assert all(len(r) == 10 for r in rows)
+
+
+def test_polyphony_answers_each_gesture_once(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        for _ in range(5):
+            peer.send("/interface", *GESTURE)
+            await asyncio.sleep(0.05)
+        await peer.wait_for("/impsy", 5)
+        await asyncio.sleep(0.3)
+        return len(peer.messages("/impsy"))
+
+    assert play("filter", scenario, tmp_path) == 5  # "filter" is the design's name
+
+
+def test_battle_model_plays_alone_and_user_is_logged(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        await peer.wait_for("/impsy", 5)  # nobody played: the model improvises
+        peer.send("/interface", *GESTURE)
+        await asyncio.sleep(0.05)
+        return engine.status()
+
+    status = play("independent", scenario, tmp_path)
+    assert status["mode"] == "battle"
+    sources = [r[1] for r in log_rows(tmp_path)]
+    assert sources.count("interface") == 1
+    assert sources.count("rnn") >= 5
+
+
+def test_useronly_logs_and_never_predicts(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        for _ in range(4):
+            peer.send("/interface", *GESTURE)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.4)
+        return peer.messages("/impsy"), engine.counters.predictions
+
+    sent, predictions = play("useronly", scenario, tmp_path)
+    assert sent == [] and predictions == 0
+    rows = log_rows(tmp_path)
+    assert len(rows) == 4
+    assert [float(v) for v in rows[0][2:]] == pytest.approx(GESTURE)
+
+
+def test_input_thru_echoes_the_gesture(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        peer.send("/interface", *GESTURE)
+        return (await peer.wait_for("/impsy", 1))[0]
+
+    echoed = play("useronly", scenario, tmp_path, input_thru="true")
+    assert echoed == pytest.approx(GESTURE, abs=1e-6)
+
+
+def test_commands_change_settings_and_status_reports_them(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        peer.send("/impsy/mode", "polyphony")
+        peer.send("/impsy/timescale", 0.5)
+        peer.send("/impsy/threshold", 0.4)
+        peer.send("/impsy/pitemp", 1.3)
+        peer.send("/impsy/sigmatemp", 0.05)
+        peer.send("/impsy/reset", 1)
+        status = await peer.status()
+        assert engine.model.pi_temp == pytest.approx(1.3)
+        assert engine.model.sigma_temp == pytest.approx(0.05)
+        peer.send("/impsy/pause", 1)
+        paused = await peer.status()
+        peer.send("/interface", *GESTURE)
+        await asyncio.sleep(0.3)
+        silent_while_paused = peer.messages("/impsy") == []
+        peer.send("/impsy/pause", 0)
+        peer.send("/interface", *GESTURE)
+        await peer.wait_for("/impsy", 1)
+        return status, paused, silent_while_paused
+
+    status, paused, silent = play("callresponse", scenario, tmp_path)
+    assert status["mode"] == "polyphony"
+    assert status["timescale"] == pytest.approx(0.5)
+    assert status["threshold"] == pytest.approx(0.4)
+    assert status["pitemp"] == pytest.approx(1.3)
+    assert status["dimension"] == 9
+    assert status["model"].endswith(".tflite")
+    assert paused["paused"] == 1
+    assert silent
+
+
+def test_bad_datagrams_are_counted_not_logged_and_do_not_stop_the_server(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        peer.send_raw(b"\x00garbage that is not OSC")
+        peer.send("/interface", 0.1, 0.2)  # wrong count
+        peer.send("/interface", *GESTURE[:-1], "loud")  # a string among the numbers
+        peer.send("/impsy/mode", "jazz")  # unknown mode
+        peer.send("/impsy/timescale", -1.0)  # not positive
+        peer.send("/nowhere", 1.0)
+        peer.send("/interface", *GESTURE[:-1], float("nan"))  # would poison the model and log
+        peer.send_raw(encode_message("/interface", GESTURE))  # a good one after all that
+        status = await peer.status()
+        return status
+
+    status = play("useronly", scenario, tmp_path)
+    assert status["bad_input"] == 7
+    assert status["events_in"] == 1
+    assert status["mode"] == "useronly"
+    assert status["timescale"] == pytest.approx(0.05)
+    assert len(log_rows(tmp_path)) == 1
+
+
+def test_callresponse_release_stops_the_player_before_next_deadline(tmp_path):
+    """After the user takes over, nothing the model had queued is played."""
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        peer.send("/interface", *GESTURE)
+        await peer.wait_for("/impsy", 2)
+        peer.send("/interface", *GESTURE)
+        await asyncio.sleep(0.01)
+        count = len(peer.messages("/impsy"))
+        await asyncio.sleep(0.1)
+        return count, len(peer.messages("/impsy"))
+
+    before, after = play("callresponse", scenario, tmp_path)
+    assert before == after
+
+
+@pytest.mark.parametrize("mode", ["polyphony", "callresponse", "battle"])
+def test_model_on_a_worker_thread_plays_in_every_mode(mode, tmp_path):
+    """Big models run off the loop; the routing must be the same as inline."""
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        assert engine.predictor.threaded
+        peer.send("/interface", *GESTURE)
+        await asyncio.sleep(0.02)
+        peer.send("/interface", *GESTURE)  # polyphony answers each gesture once
+        await peer.wait_for("/impsy", 2)
+        return engine.counters.model_errors
+
+    assert play(mode, scenario, tmp_path, threaded=True) == 0
+
+
+def test_polyphony_answers_out_of_order_are_all_silenced_by_pause(tmp_path):
+    """A later gesture with a shorter dt plays first; pausing must still stop the earlier one."""
+    import numpy as np
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        engine.set_timescale(1.0)
+        now = asyncio.get_running_loop().time()
+        engine._schedule_answer(np.array([0.3, *GESTURE]), now)  # due in 300 ms
+        engine._schedule_answer(np.array([0.02, *GESTURE]), now)  # due in 20 ms
+        await peer.wait_for("/impsy", 1)
+        engine.set_paused(True)
+        await asyncio.sleep(0.4)
+        return len(peer.messages("/impsy"))
+
+    assert play("polyphony", scenario, tmp_path) == 1
+
+
+def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        stopping = asyncio.ensure_future(engine.stop())
+        await asyncio.sleep(0)  # stop has begun; adapters are closing
+        engine.user_values(GESTURE)
+        await stopping
+        await asyncio.sleep(0.3)  # longer than the threshold: no hand-over may happen
+        return engine.counters.events_in, engine.responding, engine._player
+
+    events, responding, player = play("callresponse", scenario, tmp_path)
+    assert (events, responding, player) == (0, False, None)
