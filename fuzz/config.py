@@ -1,8 +1,8 @@
 """Config files into ``load_config``, then into the adapters they configure.
 
 Each input is the bytes of a config file, written to disk and loaded the way
-``impsy run`` and ``impsy check-config`` load it (so the UTF-8 and TOML
-steps are covered too). A config that loads is handed to ``build_adapters``,
+``impsy run`` and ``impsy check-config`` load it (``impsy.app.load_config``,
+so the UTF-8 and TOML steps are covered too). A config that loads is handed to ``build_adapters``,
 which builds every adapter it enables (mapping tables, encoders) without
 opening anything.
 
@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 
 from fuzz.harness import quiet, scratch_dir
-from impsy.config import ConfigError, load_config
-from impsy.engine.runner import build_adapters
+from impsy.app import build_adapters, load_config
+from impsy.config import ConfigError
+from impsy.engine.table import CommandTable
 
 # Where a config error points: a TOML line, a non-UTF-8 byte, or a [section] key.
 WHERE = re.compile(r"(line \d+|byte \d+|\[[^\]]+\]|top-level key )")
@@ -43,5 +44,5 @@ def one_input(data: bytes) -> None:
         return
     for warning in config.warnings:
         assert "\n" not in warning and warning.startswith(label), f"bad warning: {warning!r}"
-    for adapter in build_adapters(config, config.model.dimension):
+    for adapter in build_adapters(config, config.model.dimension, CommandTable()):
         assert adapter.describe()

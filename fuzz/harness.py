@@ -18,7 +18,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from impsy.engine import loop as impsy_loop
+from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import Engine, Settings
+from impsy.engine.table import CommandTable
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5"
@@ -131,9 +133,18 @@ class FlakyModel(SpoilableModel):
 
 
 class LiveEngine:
-    """An ``Engine`` started on impsy's own loop, with the given adapters."""
+    """An ``Engine`` started on impsy's own loop, with the given adapters.
 
-    def __init__(self, adapters: list, mode: str = "useronly", with_model: bool = False) -> None:
+    ``commands``, when given, gets the engine's rows, as ``impsy.app`` does.
+    """
+
+    def __init__(
+        self,
+        adapters: list,
+        mode: str = "useronly",
+        with_model: bool = False,
+        commands: CommandTable | None = None,
+    ) -> None:
         quiet()
         model = None
         if with_model:
@@ -150,7 +161,9 @@ class LiveEngine:
         )
         self.loop = impsy_loop.new_event_loop()
         self.engine = Engine(DIMENSION, settings, model, None, threaded_model=False)
-        self.engine.observers.append(check_values)
+        self.engine.add_observer(check_values)
+        if commands is not None:
+            commands.register(ENGINE_COMMANDS, self.engine)
         self.adapters = adapters
         self.errors: list[BaseException] = []
         self.loop.set_exception_handler(self._loop_error)

@@ -46,7 +46,7 @@ class _Target:
         )
         self.adapter = MidiAdapter(config.midi, DIMENSION)
         self.live = LiveEngine([], mode="useronly")
-        self.live.engine.observers.append(_unit)
+        self.live.engine.add_observer(_unit)
         self.adapter.engine = self.live.engine  # receive path only: no system ports
         self.adapter.outputs["synth"].port.midi = _Sink()
         self.adapter.realtime_listeners.append(self._realtime)

@@ -21,6 +21,7 @@ from pythonosc.osc_packet import OscPacket
 
 from fuzz.harness import CORPUS, DIMENSION, LiveEngine
 from impsy.config import OscConfig
+from impsy.engine.table import CommandTable
 from impsy.io.osc import OSCAdapter
 from impsy.io.osc_guard import BUNDLE_PREFIX, bundle_problem
 
@@ -36,8 +37,9 @@ class _Target:
         config = OscConfig(
             server_ip="127.0.0.1", server_port=0, client_ip="127.0.0.1", client_port=sink_port
         )
-        self.adapter = OSCAdapter(config, DIMENSION)
-        self.live = LiveEngine([self.adapter], mode="useronly", with_model=True)
+        commands = CommandTable()
+        self.adapter = OSCAdapter(config, DIMENSION, commands)
+        self.live = LiveEngine([self.adapter], mode="useronly", with_model=True, commands=commands)
         self.sender = ("127.0.0.1", sink_port)
 
     def drain(self) -> None:

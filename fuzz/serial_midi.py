@@ -27,7 +27,7 @@ class _Target:
         config = mapped_config("serialmidi", port='"/nonexistent/fuzz-uart"')
         self.adapter = SerialMidiAdapter(config.serialmidi, DIMENSION)
         self.live = LiveEngine([], mode="useronly")
-        self.live.engine.observers.append(_unit)
+        self.live.engine.add_observer(_unit)
         self.adapter.engine = self.live.engine  # read path only: the port is never opened
 
     def read(self, data: bytes) -> None:

@@ -30,7 +30,7 @@ class _Target:
         config = mapped_config("websocket", server_port="5001")
         self.adapter = WebSocketAdapter(config.websocket, DIMENSION)
         self.live = LiveEngine([], mode="useronly")
-        self.live.engine.observers.append(_unit)
+        self.live.engine.add_observer(_unit)
         self.adapter.engine = self.live.engine  # message path only: no server socket
 
 

@@ -15,7 +15,8 @@ import click
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
 def check_config(files: tuple[str, ...]) -> None:
     """Load each FILE as impsy would; exit 1 if any cannot be used."""
-    from impsy.config import ConfigError, load_config
+    from impsy.app import load_config
+    from impsy.config import ConfigError
 
     failed = 0
     for name in files:

@@ -69,9 +69,8 @@ def run(
     # for l/xl models. Must be set before NumPy loads; the user may override.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
-    from impsy.config import load_config
-    from impsy.engine.runner import RunOptions
-    from impsy.engine.runner import run as run_server
+    from impsy.app import RunOptions, load_config
+    from impsy.app import run as run_server
 
     config = load_config(find_config(config_path))
     if no_model and mode is None and config.interaction.mode != "useronly":

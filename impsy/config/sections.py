@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from impsy.config.errors import ConfigError
 from impsy.config.modes import canonical_mode, describe_modes
 from impsy.config.reader import REQUIRED, Context, Table, quoted, shown
 from impsy.config.schema import (
@@ -382,14 +381,8 @@ def _sequencer_controllers(table: Table) -> tuple[SequencerControllerConfig, ...
         out_device = sub.optional_string("out_device")
         if not in_device:
             sub.fail("in_device", 'expected the controller\'s MIDI input port name, got ""')
-        from impsy.sequencer.controllers.profiles import (
-            load_profile,  # here: it imports impsy.config
-        )
-
-        try:
-            load_profile(profile)
-        except ConfigError as err:
-            sub.fail("profile", str(err))
+        # The profile itself is checked against the command table's rows by
+        # impsy.app.check_config: parsing a config knows nothing of commands.
         controllers.append(SequencerControllerConfig(profile, in_device, out_device or None))
     return tuple(controllers)
 

@@ -1,8 +1,8 @@
 """The interaction engine: who plays when, in each of IMPSY's modes.
 
-Everything runs on one asyncio loop. A gesture from any adapter goes through
-the input pipeline (sparse updates -> the dense model input and a log row),
-then the mode decides what the model does with it:
+A gesture from any adapter goes through the input pipeline (sparse updates
+-> the dense model input and a log row), then the mode decides what the
+model does with it:
 
 - ``callresponse``: the user's gestures condition the LSTM; after
   ``threshold`` seconds of silence the model takes over, primed with the
@@ -16,52 +16,47 @@ then the mode decides what the model does with it:
   start-up; the user's gestures are logged (and echoed with ``input_thru``).
 - ``useronly``: gestures are logged; no model is needed.
 
-The model's own playing (response and battle) runs on absolute deadlines:
-each event is due at ``previous deadline + dt * timescale``, and the next
-prediction is computed while waiting for the current deadline, so inference
-time never shifts the timing and error never accumulates.
+The model's own playing (response and battle) is ``impsy.engine.player``.
+Every instant here comes from one injected ``Clock`` (``impsy.clock``): the
+asyncio loop's when performing, a manual clock in tests, so every mode's
+timing is tested exactly without sleeping. The engine imports no adapter,
+feature or front end: they reach it through ``impsy.engine.ports`` and the
+command table (``impsy.engine.commands``), and are put together by
+``impsy.app``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from impsy.config.modes import canonical_mode as _canonical_mode
-from impsy.config.modes import describe_modes
+from impsy.clock import Clock, Handle, LoopClock
+from impsy.config.modes import MODES
 from impsy.engine.pipeline import InputState
 from impsy.engine.playback import plan_playback
+from impsy.engine.player import FIRST_DT, RESYNC_AFTER_S, Player
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
+from impsy.errors import CommandError
 from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from impsy.engine.eventlog import EventLog
-    from impsy.engine.ports import Adapter
+    from impsy.engine.ports import Adapter, Model
 
 log = logging.getLogger("impsy")
 
 MODEL_MODES = ("callresponse", "polyphony", "battle")
 
-# A deadline missed by more than this (a stalled machine, a suspended laptop)
-# restarts the timeline from now instead of bursting out the backlog.
-RESYNC_AFTER_S = 0.05
 # Polyphony: predictions waiting for their time. Beyond this the oldest are
 # dropped: a prediction for a gesture long past is stale, not worth a burst.
 MAX_PENDING = 32
-# dt of the model's first input when it starts on its own (battle mode).
-FIRST_DT = 0.1
-
-
-class CommandError(ValueError):
-    """A runtime command with a bad argument; the message is for the sender."""
 
 
 @dataclass
@@ -78,13 +73,6 @@ class Settings:
     paused: bool = False
 
 
-def canonical_mode(name: str) -> str:
-    mode = _canonical_mode(name)
-    if mode is None:
-        raise CommandError(f"unknown mode {name!r}; expected {describe_modes()}")
-    return mode
-
-
 class Engine:
     """Routes gestures to the model and the model's predictions to the adapters."""
 
@@ -92,8 +80,10 @@ class Engine:
         self,
         dimension: int,
         settings: Settings,
-        model=None,  # noqa: ANN001 - an impsy.model MDRNN, or None for logging only
+        model: Model | None = None,
         event_log: EventLog | None = None,
+        *,
+        clock: Clock | None = None,
         initial_value: float = 0.5,
         threaded_model: bool | None = None,
     ) -> None:
@@ -105,51 +95,70 @@ class Engine:
         self.settings = settings
         self.model = model
         self.event_log = event_log
+        self.clock: Clock = clock or LoopClock()
         self.counters = Counters()
         self.adapters: list[Adapter] = []
         self.predictor = Predictor(model, self.counters, threaded_model) if model else None
+        self.player = self._new_player()
         self.pipeline = InputState(dimension, [initial_value] * (dimension - 1), 0.0)
         self._initial_value = initial_value
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._user_vector: np.ndarray | None = None  # last model input from the user
         self._last_user_time: float | None = None
-        self._handover: asyncio.TimerHandle | None = None
-        self._player: asyncio.Task | None = None
-        self._pending: dict[int, asyncio.TimerHandle] = {}  # polyphony, oldest first
+        self._handover: Handle | None = None
+        self._pending: dict[int, Handle] = {}  # polyphony, oldest first
         self._tokens = itertools.count()
         self._stopping = False
-        self._tasks: set[asyncio.Task] = set()
         self._warn = RateLimitedWarning()
         self.responding = False  # callresponse: the model has the floor
         # Set by an input adapter while the OS holds a backlog of its input (a flood
         # faster than the loop can answer): polyphony then logs gestures without
         # answering them until the backlog is read, so the model's cost never loses input.
         self.input_backlogged = False
-        # Watchers of every gesture and every played prediction (web UI, sequencer):
-        # called on the loop as observer(kind, values, loop_time), kind "interface" or "rnn".
-        self.observers: list[Callable[[str, np.ndarray, float], None]] = []
-        # Extra runtime commands by name (e.g. "seq/tempo"), reachable from OSC and
-        # the web UI; a handler gets the argument list and may raise CommandError.
-        self.command_handlers: dict[str, Callable[[list[Any]], object]] = {}
+        self._observers: list[Callable[[str, np.ndarray, float], None]] = []
+
+    def _new_player(self) -> Player | None:
+        if self.predictor is None:
+            return None
+        return Player(
+            self.clock,
+            self.predictor,
+            lambda: self.settings.timescale,
+            self._play_model,
+            self.counters,
+        )
 
     # ----------------------------------------------------------- lifecycle
     async def start(self, adapters: Iterable[Adapter] = ()) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.pipeline = InputState(
-            self.dimension, [self._initial_value] * (self.dimension - 1), self._loop.time()
-        )
+        """Open the adapters (in order), then start what the mode plays on its own."""
+        await self.open(adapters)
+        self.begin()
+
+    async def open(self, adapters: Iterable[Adapter]) -> None:
+        """Open the adapters in order; input reaches the engine from here on."""
         for adapter in adapters:
             await adapter.start(self)
             self.adapters.append(adapter)
+
+    def begin(self) -> None:
+        """Start the clock's part: input time counts from now, battle starts playing.
+
+        Called once everything else is up (``impsy.app`` starts the web UI
+        first), so nothing slow delays the model's first deadlines.
+        """
+        self.pipeline = InputState(
+            self.dimension, [self._initial_value] * (self.dimension - 1), self.clock.now()
+        )
         self._enter_mode()
 
-    async def stop(self) -> None:
-        """Silence everything, stop the adapters, close the log."""
+    def halt(self) -> None:
+        """Silence everything now; input arriving from here on is ignored."""
         self._stopping = True  # input arriving while adapters close must not restart the model
         self._silence_model()
         self._release_all()  # also notes echoed by input_thru: nothing may hang
-        for task in list(self._tasks):
-            task.cancel()
+
+    async def stop(self) -> None:
+        """Silence everything, stop the adapters, close the log."""
+        self.halt()
         for adapter in reversed(self.adapters):
             try:
                 await adapter.stop()
@@ -162,11 +171,28 @@ class Engine:
         if self.event_log:
             self.event_log.close()
 
+    # ----------------------------------------------------------- observers
+    def add_observer(self, observer: Callable[[str, np.ndarray, float], None]) -> None:
+        """Watch every gesture and every played prediction (web UI, fuzzing).
+
+        Called on the loop as ``observer(kind, values, time)``, kind
+        "interface" or "rnn"; a failing observer is reported, never fatal.
+        """
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[str, np.ndarray, float], None]) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    @property
+    def observed(self) -> bool:
+        """Whether anyone watches (the web UI stops watching when nobody looks)."""
+        return bool(self._observers)
+
     # --------------------------------------------------------------- input
     def user_input(self, updates: Iterable[tuple[int, float]], source: str = "") -> None:
         """A gesture: (index, value) updates over x_1..x_n from one message."""
-        loop = self._loop or asyncio.get_running_loop()
-        now = loop.time()
+        now = self.clock.now()
         interaction = self.pipeline.apply(updates, now)
         if interaction is None:
             return  # a message mapped to nothing: not a gesture
@@ -174,8 +200,7 @@ class Engine:
 
     def user_values(self, values: Sequence[float], source: str = "") -> None:
         """A dense gesture: all of x_1..x_n at once (OSC, serial)."""
-        loop = self._loop or asyncio.get_running_loop()
-        now = loop.time()
+        now = self.clock.now()
         interaction = self.pipeline.apply_dense(values, now)
         self._handle(interaction.model_input, interaction.values, now)
 
@@ -188,7 +213,7 @@ class Engine:
             self.counters.log_rows = self.event_log.rows
         if self.settings.verbose:
             log.info("in  %s", np.round(values, 3))
-        if self.observers:
+        if self._observers:
             self._notify("interface", values, now)
         if self.settings.paused:
             return
@@ -202,18 +227,13 @@ class Engine:
         self._user_vector = model_input
         self._last_user_time = now
         if mode == "callresponse":
-            if self.predictor.threaded:
-                self._spawn(self.predictor.condition(model_input))
-            else:  # tens of microseconds: cheaper than scheduling a task
-                self.predictor.condition_now(model_input)
+            self.predictor.condition(model_input)
             self._schedule_handover(now + self.settings.threshold)
         elif mode == "polyphony":
             if self.input_backlogged:
                 self.counters.shed_predictions += 1
-            elif self.predictor.threaded:
-                self._spawn(self._answer(model_input, now))
             else:
-                self._schedule_answer(self.predictor.predict_now(model_input), now)
+                self.predictor.predict(model_input, lambda y: self._schedule_answer(y, now))
 
     def bad_input(self, source: str, reason: str, detail: str = "") -> None:
         """Count and report a message that could not be used.
@@ -235,40 +255,29 @@ class Engine:
         self.counters.outputs += 1
 
     def _play_model(self, values: np.ndarray, deadline: float) -> None:
-        assert self._loop is not None
-        self.counters.lateness.add(max(0.0, self._loop.time() - deadline))
+        now = self.clock.now()
+        self.counters.lateness.add(max(0.0, now - deadline))
         self._send(values)
         if self.event_log and self.settings.log_predictions:
             self.event_log.write("rnn", values)
             self.counters.log_rows = self.event_log.rows
         if self.settings.verbose:
             log.info("out %s", np.round(values, 3))
-        if self.observers:
-            self._notify("rnn", values, self._loop.time())
+        if self._observers:
+            self._notify("rnn", values, now)
 
     def _notify(self, kind: str, values: np.ndarray, when: float) -> None:
-        for observer in list(self.observers):
+        for observer in list(self._observers):
             try:
                 observer(kind, values, when)
             except Exception as err:  # a broken watcher must not stop the music
                 self._warn.warn(f"observer:{observer!r}", f"observer failed: {err}")
 
     # ----------------------------------------------------------- the modes
-    def _spawn(self, coro) -> None:  # noqa: ANN001
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine task failed", exc_info=task.exception())
-
     def _schedule_handover(self, when: float) -> None:
         if self._handover is not None:
             self._handover.cancel()
-        assert self._loop is not None
-        self._handover = self._loop.call_at(when, self._hand_over)
+        self._handover = self.clock.call_at(when, self._hand_over)
 
     def _hand_over(self) -> None:
         """callresponse: the user has been quiet long enough; the model answers."""
@@ -279,58 +288,10 @@ class Engine:
             return
         self.responding = True
         log.info("model responds")
-        self._start_player(self._user_vector)
-
-    def _start_player(self, prime: np.ndarray) -> None:
-        self._stop_player()
-        self._player = asyncio.ensure_future(self._run_player(prime.copy()))
-        self._player.add_done_callback(self._task_done)
-
-    def _stop_player(self) -> None:
-        if self._player is not None:
-            self._player.cancel()
-            self._player = None
-
-    async def _run_player(self, prime: np.ndarray) -> None:
-        """The model plays on its own outputs, each event at an absolute deadline."""
-        assert self._loop is not None and self.predictor is not None
-        loop = self._loop
-        deadline = loop.time()
-        last_input = prime
-        prediction = await self.predictor.predict(prime)
-        while True:
-            if prediction is None:
-                # The model failed and was reset (already reported): rest briefly,
-                # then start again from the last thing played.
-                deadline = max(deadline, loop.time()) + FIRST_DT
-                await asyncio.sleep(deadline - loop.time())
-                prediction = await self.predictor.predict(last_input)
-                continue
-            plan = plan_playback(prediction, self.settings.timescale)
-            last_input = plan.next_model_input
-            deadline += plan.wait
-            # Predict the next event now, while waiting for this one's deadline.
-            upcoming = asyncio.ensure_future(self.predictor.predict(plan.next_model_input))
-            try:
-                delay = deadline - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                self._play_model(plan.values, deadline)  # lateness against the real deadline
-                if -delay > RESYNC_AFTER_S:
-                    self.counters.resyncs += 1
-                    deadline = loop.time()
-                prediction = await upcoming
-            finally:
-                if not upcoming.done():
-                    upcoming.cancel()
-
-    async def _answer(self, model_input: np.ndarray, event_time: float) -> None:
-        """polyphony: play the model's answer to one gesture after its dt."""
-        assert self.predictor is not None
-        self._schedule_answer(await self.predictor.predict(model_input), event_time)
+        self.player.start(self._user_vector)
 
     def _schedule_answer(self, prediction: np.ndarray | None, event_time: float) -> None:
-        assert self._loop is not None
+        """polyphony: play the answer to the gesture at ``event_time`` after its dt."""
         if (
             prediction is None
             or self._stopping
@@ -340,7 +301,7 @@ class Engine:
             return
         plan = plan_playback(prediction, self.settings.timescale)
         deadline = event_time + plan.wait
-        if deadline < self._loop.time() - RESYNC_AFTER_S:
+        if deadline < self.clock.now() - RESYNC_AFTER_S:
             self.counters.dropped_predictions += 1  # a slow model's answer to a gesture long past
             return
         if len(self._pending) >= MAX_PENDING:
@@ -348,7 +309,7 @@ class Engine:
             self._pending.pop(oldest).cancel()
             self.counters.dropped_predictions += 1
         token = next(self._tokens)
-        self._pending[token] = self._loop.call_at(
+        self._pending[token] = self.clock.call_at(
             deadline, self._play_pending, token, plan.values, deadline
         )
 
@@ -359,7 +320,8 @@ class Engine:
 
     def _silence_model(self) -> None:
         """Stop everything the model has queued and release its notes."""
-        self._stop_player()
+        if self.player is not None:
+            self.player.stop()
         if self._handover is not None:
             self._handover.cancel()
             self._handover = None
@@ -387,15 +349,16 @@ class Engine:
             prime = self._user_vector
             if prime is None:
                 prime = np.array([FIRST_DT] + [self._initial_value] * (self.dimension - 1))
-            self._start_player(prime)
+            self.player.start(prime)
         elif mode == "callresponse" and self._last_user_time is not None:
-            assert self._loop is not None
-            when = max(self._loop.time(), self._last_user_time + self.settings.threshold)
+            when = max(self.clock.now(), self._last_user_time + self.settings.threshold)
             self._schedule_handover(when)
 
-    # ------------------------------------------------------------ commands
-    def set_mode(self, name: str) -> str:
-        mode = canonical_mode(name)
+    # -------------------------------------------- settings (the command table's targets)
+    def set_mode(self, mode: str) -> str:
+        """Switch to ``mode`` (a canonical name: the command table resolves aliases)."""
+        if mode not in MODES:
+            raise ValueError(f"not a mode: {mode!r}")
         if mode in MODEL_MODES and self.model is None:
             raise CommandError(f"{mode} mode needs a model; this run has none")
         self._silence_model()
@@ -417,30 +380,25 @@ class Engine:
     def reset(self) -> None:
         """Forget the LSTM state (the model starts a fresh phrase)."""
         if self.predictor is not None:
-            self._spawn(self.predictor.reset())
+            self.predictor.reset()
         log.info("model state reset")
-
-    def _positive(self, name: str, value: float) -> float:
-        value = float(value)
-        if not np.isfinite(value) or value <= 0:
-            raise CommandError(f"{name} must be a positive number, got {value}")
-        return value
 
     def set_sigmatemp(self, value: float) -> None:
         if self.model is not None:
-            self.model.sigma_temp = self._positive("sigmatemp", value)
+            self.model.sigma_temp = value
 
     def set_pitemp(self, value: float) -> None:
         if self.model is not None:
-            self.model.pi_temp = self._positive("pitemp", value)
+            self.model.pi_temp = value
 
     def set_timescale(self, value: float) -> None:
-        self.settings.timescale = self._positive("timescale", value)
+        self.settings.timescale = value
 
     def set_threshold(self, value: float) -> None:
-        self.settings.threshold = self._positive("threshold", value)
+        """callresponse: a hand-over already waiting moves to the new threshold."""
+        self.settings.threshold = value
         if self._handover is not None and self._last_user_time is not None:
-            self._schedule_handover(self._last_user_time + self.settings.threshold)
+            self._schedule_handover(self._last_user_time + value)
 
     def end_response(self) -> None:
         """callresponse: the model gives the floor back now (e.g. at a bar line).
@@ -452,7 +410,7 @@ class Engine:
             self._silence_model()
             log.info("model hands back")
 
-    def swap_model(self, model) -> None:  # noqa: ANN001 - an impsy.model MDRNN
+    def swap_model(self, model: Model) -> None:
         """Play with another model from now on, without dropping input.
 
         The new model must have this run's dimension (the mappings are fixed).
@@ -469,17 +427,11 @@ class Engine:
         old = self.predictor
         self.model = model
         self.predictor = Predictor(model, self.counters, old.threaded if old else None)
+        self.player = self._new_player()
         if old is not None:
             old.close()
         self._enter_mode()
         log.info("model: %s", model.describe())
-
-    def command(self, name: str, args: list[Any]) -> object:
-        """Run an extra command registered in ``command_handlers``."""
-        handler = self.command_handlers.get(name)
-        if handler is None:
-            raise CommandError(f"unknown command {name}")
-        return handler(args)
 
     def status(self) -> dict[str, object]:
         """Everything a status query or the web UI shows, as plain values."""

@@ -1,27 +1,81 @@
-"""The one small interface every adapter implements.
+"""What the engine needs from the outside: the adapters it plays through and the model it asks.
 
-Input goes adapter -> engine through ``engine.user_input``; output goes
-engine -> adapter through ``send``. Adapters never talk to the model.
+The engine owns these two ports and everything else plugs into them: an
+adapter (``impsy.io``, the sequencer) delivers gestures to the engine and
+plays what the engine sends; a model (``impsy.model.MDRNN``) turns one event
+into the next. Adapters never talk to the model.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from impsy.engine.core import Engine
+from impsy.engine.eventlog import EventLog
+from impsy.engine.stats import Counters
+
+
+class Model(Protocol):
+    """An MDRNN as the engine uses it: one event ``[dt, x_1..x_n]`` in, the next out.
+
+    ``predict`` steps the LSTM and samples; ``step`` only steps (the user is
+    playing) and returns the mixture, whose ``raw`` array the engine checks
+    for NaN. The temperatures are plain attributes, changed while playing.
+    """
+
+    dimension: int
+    pi_temp: float
+    sigma_temp: float
+    path: Path
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+    def step(self, x: np.ndarray) -> Any: ...
+
+    def reset(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class Performance(Protocol):
+    """The engine as an adapter sees it: where gestures go, and what it may ask."""
+
+    counters: Counters
+    event_log: EventLog | None
+    responding: bool
+    """callresponse: the model has the floor."""
+    input_backlogged: bool
+    """Set by an input adapter while the OS holds a backlog of its input."""
+
+    def user_values(self, values: Sequence[float], source: str = "") -> None:
+        """A dense gesture: all of x_1..x_n at once."""
+
+    def user_input(self, updates: Iterable[tuple[int, float]], source: str = "") -> None:
+        """A sparse gesture: (index, value) updates from one message."""
+
+    def bad_input(self, source: str, reason: str, detail: str = "") -> None:
+        """Count and report a message that could not be used (``reason`` a fixed phrase)."""
+
+    def end_response(self) -> None:
+        """callresponse: the model gives the floor back now."""
 
 
 class Adapter(abc.ABC):
-    """A connection that may deliver gestures and may play output vectors."""
+    """A connection that may deliver gestures and may play output vectors.
+
+    Input goes adapter -> engine through ``engine.user_values`` (a dense
+    vector) or ``engine.user_input`` (sparse updates), and bad input through
+    ``engine.bad_input``; output goes engine -> adapter through ``send``.
+    """
 
     name: str = "adapter"
 
     @abc.abstractmethod
-    async def start(self, engine: Engine) -> None:
+    async def start(self, engine: Performance) -> None:
         """Open ports or sockets; after this, input reaches ``engine``."""
 
     @abc.abstractmethod

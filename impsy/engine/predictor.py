@@ -5,23 +5,33 @@ it runs on the loop. Big models (l/xl) can take longer than the 1 ms the loop
 may be blocked, so they go to a single worker thread: one thread keeps the
 calls in order, which the LSTM state needs. The choice is measured at
 start-up, not guessed from the file name.
+
+Both kinds answer through a callback (``predict(x, done)``): inline calls it
+before returning, the worker thread calls it on the loop when the step is
+done. So the engine's timing code is one piece of callback logic, whichever
+runs the model, and runs unchanged on a manual clock in tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from impsy.engine.ports import Model
 from impsy.engine.stats import Counters
 from impsy.ratelimit import RateLimitedWarning
 
 INLINE_BUDGET_S = 0.0003  # median step cost above which inference leaves the loop
 
+Done = Callable[[np.ndarray | None], None]
+"""Receives a prediction, or None when the model failed (already reported)."""
 
-def _median_step_seconds(model, trials: int = 20) -> float:  # noqa: ANN001
+
+def _median_step_seconds(model: Model, trials: int = 20) -> float:
     probe = np.zeros(model.dimension)
     times = []
     for _ in range(trials):
@@ -33,9 +43,9 @@ def _median_step_seconds(model, trials: int = 20) -> float:  # noqa: ANN001
 
 
 class Predictor:
-    """The engine's only way to call the model; returns None instead of garbage."""
+    """The engine's only way to call the model; answers None instead of garbage."""
 
-    def __init__(self, model, counters: Counters, threaded: bool | None = None) -> None:  # noqa: ANN001
+    def __init__(self, model: Model, counters: Counters, threaded: bool | None = None) -> None:
         self.model = model
         self.counters = counters
         self._warn = RateLimitedWarning()
@@ -46,8 +56,9 @@ class Predictor:
             ThreadPoolExecutor(1, thread_name_prefix="impsy-model") if threaded else None
         )
 
+    # ------------------------------------------------------ on the calling thread
     def predict_now(self, x: np.ndarray) -> np.ndarray | None:
-        """Step and sample on the calling thread (the loop, when not ``threaded``)."""
+        """Step and sample on the calling thread."""
         start = time.perf_counter()
         try:
             y = self.model.predict(x)
@@ -80,25 +91,44 @@ class Predictor:
         self.model.reset()
         return None
 
-    async def predict(self, x: np.ndarray) -> np.ndarray | None:
-        """Step the model on ``x`` and sample the next event."""
-        if self._executor is None:
-            return self.predict_now(x)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.predict_now, x)
+    # ------------------------------------------------------------ the engine's calls
+    def predict(self, x: np.ndarray, done: Done) -> None:
+        """Step the model on ``x``, sample the next event, and hand it to ``done``.
 
-    async def condition(self, x: np.ndarray) -> None:
+        Inline, ``done`` runs before this returns; threaded, it runs on the
+        loop once the worker is done (in the order the calls were made).
+        """
+        if self._executor is None:
+            done(self.predict_now(x))
+            return
+        loop = asyncio.get_running_loop()
+        future = self._executor.submit(self.predict_now, x)
+        future.add_done_callback(lambda f: _deliver(loop, f, done))
+
+    def condition(self, x: np.ndarray) -> None:
         """Feed ``x`` into the LSTM state without sampling (the user is playing)."""
         if self._executor is None:
             self.condition_now(x)
-            return
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.condition_now, x)
+        else:
+            self._executor.submit(self.condition_now, x)
 
-    async def reset(self) -> None:
+    def reset(self) -> None:
+        """Forget the LSTM state (after whatever is already queued)."""
         if self._executor is None:
             self.model.reset()
-            return
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.model.reset)
+        else:
+            self._executor.submit(self.model.reset)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, future: Future, done: Done) -> None:
+    """On the worker thread: hand a finished prediction to the loop."""
+    if future.cancelled():
+        return
+    try:
+        loop.call_soon_threadsafe(done, future.result())
+    except RuntimeError:  # the loop closed while the model was stepping: nobody to tell
+        pass

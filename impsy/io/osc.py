@@ -1,11 +1,14 @@
 """OSC over UDP: gestures in on ``/interface``, predictions out, runtime commands.
 
 IMPSY's addresses: ``/interface f…`` (dimension-1 floats) in, predictions out
-on ``/impsy f…`` (configurable, since IMPSY's README says ``/prediction``),
-and ``/impsy/mode s``, ``/impsy/pause i``, ``/impsy/reset``,
-``/impsy/sigmatemp f``, ``/impsy/pitemp f``, ``/impsy/timescale f``. impsy
-adds ``/impsy/threshold f`` and ``/impsy/status``, which replies to the
-sender with ``/impsy/status`` and alternating name/value arguments.
+on ``/impsy f…`` (configurable, since IMPSY's README says ``/prediction``).
+``/impsy/<name> args…`` runs the command ``<name>`` of the command table
+(``impsy.engine.table``) with the message's arguments in order: IMPSY's
+``/impsy/mode s``, ``/impsy/pause i``, ``/impsy/reset`` and the rest, and
+every command the run's features add (``/impsy/seq/tempo f``). This adapter
+never checks an argument itself. A command that answers (``/impsy/status``)
+replies to the sender with ``/impsy/<name>`` and alternating name/value
+arguments.
 
 Datagrams are parsed with python-osc; outgoing float vectors are packed
 directly (a fixed layout, so one ``struct.pack`` instead of a builder). The
@@ -27,20 +30,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from impsy.engine.core import CommandError
 from impsy.engine.ports import Adapter
+from impsy.errors import CommandError
 from impsy.io.osc_guard import BUNDLE_PREFIX, LIBRARY_WARNINGS, bundle_problem
 from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:
     from impsy.config import OscConfig
     from impsy.engine.core import Engine
+    from impsy.engine.table import CommandTable
 
 log = logging.getLogger("impsy")
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 FLOAT32_MAX = 3.4028234663852886e38
-COMMANDS = ("status", "reset", "mode", "pause", "sigmatemp", "pitemp", "timescale", "threshold")
 WILDCARDS = ("0.0.0.0", "::", "")
 # Linux's getsockopt(SO_MEMINFO) fills 9 counters: the 1st is the bytes waiting in
 # the receive queue, the 9th the datagrams the kernel dropped because it was full.
@@ -135,13 +138,20 @@ def _resolve(host: str, port: int) -> tuple[str, int]:
 
 
 class OSCAdapter(Adapter):
-    """The ``[osc]`` section: one UDP socket for input, output and command replies."""
+    """The ``[osc]`` section: one UDP socket for input, output and command replies.
+
+    ``commands`` is the run's command table; without one, ``/impsy/...``
+    messages are counted as bad input.
+    """
 
     name = "osc"
 
-    def __init__(self, config: OscConfig, dimension: int) -> None:
+    def __init__(
+        self, config: OscConfig, dimension: int, commands: CommandTable | None = None
+    ) -> None:
         self.config = config
         self.dimension = dimension
+        self.commands = commands
         self.engine: Engine | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.listen_address: tuple[str, int] | None = None
@@ -314,50 +324,32 @@ class OSCAdapter(Adapter):
             return
         self.engine_bad("address", "unknown address", address[:200])
 
-    def handle_command(self, command: str, args: list[Any], sender: tuple[str, int]) -> None:
-        engine = self.engine
-        assert engine is not None
+    def handle_command(self, name: str, args: list[Any], sender: tuple[str, int]) -> None:
+        """``/impsy/<name> args...``: one row of the command table, its reply to the sender."""
+        table = self.commands
+        command = table.find(name) if table is not None else None
         try:
-            if command == "status":
-                self._reply_status(sender)
-            elif command == "reset":
-                engine.reset()
-            elif command in engine.command_handlers:
-                engine.command(command, list(args))
-            elif not args:
-                raise CommandError(f"/impsy/{command} needs an argument")
-            elif command == "mode":
-                engine.set_mode(str(args[0]))
-            elif command == "pause":
-                engine.set_paused(bool(_number(args[0])))
-            elif command == "sigmatemp":
-                engine.set_sigmatemp(_number(args[0]))
-            elif command == "pitemp":
-                engine.set_pitemp(_number(args[0]))
-            elif command == "timescale":
-                engine.set_timescale(_number(args[0]))
-            elif command == "threshold":
-                engine.set_threshold(_number(args[0]))
-            else:
-                raise CommandError(f"unknown command /impsy/{command}")
+            if table is None or command is None:
+                raise CommandError(f"unknown command /impsy/{name}")
+            if command.reply:
+                self.check_drops()  # a status query shows the drops up to now
+            result = table.call(name, list(args))
         except CommandError as err:
             # Warnings are rate-limited per source: an unknown name must not make a new one
             # (a flood of made-up commands would print, and be remembered, one by one).
-            known = command in COMMANDS or command in engine.command_handlers
-            source = f"/impsy/{command}" if known else "/impsy/*"
+            source = f"/impsy/{command.name}" if command is not None else "/impsy/*"
             self.engine_bad(source, "bad command", str(err)[:200])
-
-    def _reply_status(self, sender: tuple[str, int]) -> None:
-        assert self.engine is not None and self.transport is not None
-        self.check_drops()
-        args: list[Any] = []
-        for key, value in self.engine.status().items():
-            # Booleans as 0/1: vanilla Pd's [oscparse] knows no T/F type tags.
-            args += [key, int(value) if isinstance(value, bool) else value]
-        self.transport.sendto(encode_message("/impsy/status", args), sender)
+            return
+        if command.reply and isinstance(result, dict) and self.transport is not None:
+            self.transport.sendto(encode_message(f"/impsy/{command.name}", pairs(result)), sender)
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandError(f"expected a number, got {value!r}")
-    return float(value)
+def pairs(values: dict[str, Any]) -> list[Any]:
+    """A reply's values as alternating name, value arguments.
+
+    Booleans go as 0/1: vanilla Pd's [oscparse] knows no T/F type tags.
+    """
+    args: list[Any] = []
+    for key, value in values.items():
+        args += [key, int(value) if isinstance(value, bool) else value]
+    return args

@@ -1,7 +1,11 @@
 """The sequencer as an impsy adapter: ports, OSC sound, commands, and the model's side.
 
 ``SequencerAdapter.sequencer`` is the ``SequencerControl`` every front end
-uses (the web UI finds it by that attribute). At start the adapter:
+uses; the composition root (``impsy.app``) hands it to the web UI and
+registers the ``seq/...`` rows of the command table on this adapter. What the
+adapter plays through comes in its constructor: the ``[osc]`` adapter (for
+tracks played over OSC) and the ``[midi]`` adapter (for following its MIDI
+clock). At start the adapter:
 
 - opens a MIDI output for every track port and ``clock_out`` port, and the
   ``clock_in`` input (missing ports are warned about once and connected when
@@ -9,8 +13,8 @@ uses (the web UI finds it by that attribute). At start the adapter:
   a port that a bank loaded later names is opened then, the same way;
 - plays tracks whose port is "" or "osc" as ``/impsy/seq/play i i i``
   (track, note, velocity; 0 = off) through the ``[osc]`` adapter's client;
-- registers the ``seq/...`` commands (OSC ``/impsy/seq/...``), whose file
-  names are bare names in the patterns folder (``impsy.sequencer.files.pattern_files``);
+- binds the controllers of the config to the command table, so their rules
+  run the same rows as OSC and the web UI;
 - in follow mode without ``clock_in``, listens to the ``[midi]`` adapter's
   clock messages;
 - while it plays, records every tempo in effect beside the run's log
@@ -28,17 +32,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from impsy.clock import Clock, LoopClock
-from impsy.engine.core import CommandError
 from impsy.engine.ports import Adapter
+from impsy.errors import CommandError
 from impsy.ratelimit import RateLimitedWarning
 from impsy.sequencer.bridge import GridMapping, default_mapping
-from impsy.sequencer.commands import register_commands
 from impsy.sequencer.control import SequencerEvent
 from impsy.sequencer.files.pattern_files import (
     BANK_EXTENSIONS,
@@ -58,7 +62,21 @@ from impsy.sequencer.sequencer import NOTE_OFF, NOTE_ON, Sequencer
 if TYPE_CHECKING:
     from impsy.config.schema import SequencerConfig
     from impsy.engine.core import Engine
+    from impsy.engine.table import CommandTable
     from impsy.io.midi.ports import Port, PortManager
+
+
+class MessageSender(Protocol):
+    """Where tracks played over OSC go: the ``[osc]`` adapter."""
+
+    def send_message(self, address: str, args: list[Any]) -> None: ...
+
+
+class RealtimeSource(Protocol):
+    """A MIDI input whose clock messages the sequencer can follow: the ``[midi]`` adapter."""
+
+    realtime_listeners: list[Callable[[Any], None]]
+
 
 log = logging.getLogger("impsy")
 
@@ -86,6 +104,10 @@ class SequencerAdapter(Adapter):
         self,
         config: SequencerConfig,
         dimension: int,
+        commands: CommandTable,
+        *,
+        osc: MessageSender | None = None,
+        midi: RealtimeSource | None = None,
         clock: Clock | None = None,
         api: str | None = None,
     ) -> None:
@@ -118,7 +140,9 @@ class SequencerAdapter(Adapter):
         self.sequencer.on_gesture = self._gesture
         self.sequencer.bar_listeners.append(self._bar)
         self.engine: Engine | None = None
-        self.osc = None
+        self.commands = commands
+        self.osc = osc
+        self.midi = midi
         self.ports: PortManager | None = None
         self._outputs: dict[str, Port] = {}
         self._clock_in: Port | None = None
@@ -134,12 +158,9 @@ class SequencerAdapter(Adapter):
     # ----------------------------------------------------------- lifecycle
     async def start(self, engine: Engine) -> None:
         self.engine = engine
-        self.osc = next((a for a in engine.adapters if hasattr(a, "send_message")), None)
         await self._open_ports()
         if self.config.clock == "follow" and self._clock_in is None:
-            self._midi_adapter = next(
-                (a for a in engine.adapters if hasattr(a, "realtime_listeners")), None
-            )
+            self._midi_adapter = self.midi
             if self._midi_adapter is not None:
                 self._midi_adapter.realtime_listeners.append(self._realtime)
             else:
@@ -149,7 +170,6 @@ class SequencerAdapter(Adapter):
         if event_log is not None:
             self.tempo_log = TempoLog(tempo_path(event_log.path))
             self.sequencer.add_listener(self._tempo_event)
-        register_commands(self, engine.command_handlers)
         if self.config.autostart and self.config.clock != "follow":
             self.sequencer.start()
 
@@ -160,7 +180,7 @@ class SequencerAdapter(Adapter):
         for task in list(self._opening):
             task.cancel()
         await asyncio.gather(*self._opening, return_exceptions=True)
-        engine, self.engine = self.engine, None
+        self.engine = None
         if self.sequencer.playing and self.config.clock != "follow":
             self.sequencer.stop()
         self.sequencer.release_all()
@@ -168,8 +188,6 @@ class SequencerAdapter(Adapter):
             self.sequencer.remove_listener(self._tempo_event)
             self.tempo_log.close()
             self.tempo_log = None
-        for name in [n for n in engine.command_handlers if n.startswith("seq/")]:
-            del engine.command_handlers[name]
         if self._midi_adapter is not None:
             if self._realtime in self._midi_adapter.realtime_listeners:
                 self._midi_adapter.realtime_listeners.remove(self._realtime)
@@ -192,8 +210,9 @@ class SequencerAdapter(Adapter):
 
         for entry in self.config.controllers:
             controller = ControllerPort(
-                load_profile(entry.profile),
+                load_profile(entry.profile, tuple(self.commands)),
                 self.sequencer,
+                self.commands,
                 engine,
                 entry.in_device,
                 entry.out_device,

@@ -1,116 +1,160 @@
-"""The ``seq/...`` runtime commands (OSC ``/impsy/seq/...``), each a thin wrapper.
+"""The sequencer's commands (``seq/...``) as rows of the command table.
 
-Tracks and steps are 0-based. Numbers may arrive as floats (Pure Data sends
-only floats); whole values are accepted. A bad argument raises
-``CommandError``, which the OSC adapter reports as a rate-limited warning.
+The names are the OSC names (``/impsy/seq/tempo``); the aliases are the
+action names controller profiles were written with (``set_tempo``,
+``toggle_step``...), which keep working. Tracks and steps are 0-based; a
+track left out (by name, as controller rules do) is the selected track.
+Ranges that never change (tempo, swing, notes, velocities) are checked by
+the rows; what depends on the bank (a step past the end of a track, a
+pattern that does not exist) is checked by the sequencer.
 
-=================  ==================  ======================================
-command            arguments           does
-=================  ==================  ======================================
-seq/start                              play from the top
-seq/stop                               stop, all notes off
-seq/continue                           play on from where it stopped
-seq/tempo          f bpm               20-300, changes at once, no glitch
-seq/swing          f amount            0-0.75 of a step, on odd 16ths
-seq/pattern        i index             switch (at the next bar when playing)
-seq/track          i index             select the track edits go to
-seq/toggle         i track, i step     step on <-> off
-seq/step           i track i step i on set a step on (1) or off (0)
-seq/note           i track i step i n  the step's note (0-127)
-seq/velocity       i track i step i v  the step's velocity (1-127)
-seq/gate           i track i step f g  the step's length in steps
-seq/probability    i track i step f p  chance the step plays, 0-1
-seq/mute           i track i on        mute a track (1) or unmute (0)
-seq/solo           i track i on        solo a track (1) or not (0)
-seq/mode           s step|live         how keyboard notes are written
-seq/record         i on                live mode: write notes at the playhead
-seq/key            i note i velocity   a keyboard note (record or step entry)
-seq/accept                             write the ghost steps into the pattern
-seq/reject                             clear the ghost steps
-seq/undo                               undo the last edit
-seq/song           i ...               chain patterns (no arguments: no song)
-seq/save           [s name]            save the bank ([sequencer] patterns, or
-                                       name.json/.toml in the patterns folder)
-seq/load           [s name]            load a bank (the same files)
-seq/export_midi    s name              the song (when set) or the current
-                                       pattern as name.mid/.midi
-seq/import_midi    s name              name.mid/.midi as a new pattern,
-                                       appended to the bank and selected
-seq/status                             reply to the OSC client: /impsy/seq/status
-                                       name value ... (tempo, playing, playhead,
-                                       lateness_count, _p50_ms, _p99_ms, _max_ms)
-                                       and /impsy/seq/histogram counts...
-=================  ==================  ======================================
-
-File names are bare names (``groove.mid``), never paths: they are looked
-up in the patterns folder, the folder of ``[sequencer] patterns``, else
-``patterns/`` (see ``SequencerAdapter.named_file``), so whoever can send
-OSC cannot write or read anywhere else.
+File names are bare names (``groove.mid``), never paths: they are looked up
+in the patterns folder (``impsy.sequencer.files.pattern_files``), so whoever
+can send a command cannot write or read anywhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from impsy.engine.core import CommandError
+from impsy.engine.table import BOOL, FLOAT, INT, STR, Arg, Command
+from impsy.sequencer.control import EDIT_MODES, MAX_BPM, MAX_SWING, MIN_BPM
+from impsy.sequencer.pattern import MAX_GATE
 
 if TYPE_CHECKING:
-    from impsy.sequencer.adapter import SequencerAdapter
+    from impsy.sequencer.sequencer import Sequencer
+
+TEMPO = Arg("bpm", FLOAT, "beats per minute", low=MIN_BPM, high=MAX_BPM, optional=True)
+TRACK = Arg("track", INT, "0-based; by name it may be left out: the selected track", low=0)
+STEP = Arg("step", INT, "0-based", low=0)
+ON = Arg("on", BOOL, "1 on, 0 off; left out: toggle", optional=True)
+NOTE = Arg("note", INT, "MIDI note", low=0, high=127)
+VELOCITY = Arg("velocity", INT, "1-127", low=1, high=127)
+GATE = Arg("gate", FLOAT, "length in steps", above=0.0, high=MAX_GATE)
+PROBABILITY = Arg("probability", FLOAT, "chance the step plays", low=0.0, high=1.0)
+DELTA = Arg("delta", INT, "move by this many instead", optional=True)
+FILE_NAME = Arg("name", STR, "a bare file name in the patterns folder")
 
 
-def _args(name: str, args: list[Any], count: int) -> list[Any]:
-    if len(args) < count:
-        raise CommandError(f"/impsy/{name} needs {count} argument(s), got {len(args)}")
-    return args
+def _optional(arg: Arg) -> Arg:
+    return Arg(arg.name, arg.kind, arg.doc, arg.low, arg.high, arg.above, optional=True)
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, str) or value is None:
-        raise CommandError(f"expected 0 or 1, got {value!r}")
-    return bool(value)
+def _track(seq: Sequencer, track: int | None) -> int:
+    return seq.selected_track if track is None else track
 
 
-def _name(args: list[Any]) -> Any:
-    """The optional file name argument (checked by ``SequencerAdapter.named_file``)."""
-    return args[0] if args else None
+def _tempo(seq: Sequencer, bpm: float | None = None, delta: float | None = None) -> None:
+    if bpm is None:
+        bpm = TEMPO.convert(seq.tempo + delta, "seq/tempo")
+    seq.set_tempo(bpm)
 
 
-def register_commands(
-    adapter: SequencerAdapter, handlers: dict[str, Callable[[list[Any]], object]]
-) -> None:
-    seq = adapter.sequencer
+def _select(current: int, index: int | None, delta: int | None) -> int:
+    return current + delta if index is None else index
 
-    def need(count: int) -> Callable:
-        def wrap(name: str, body: Callable[[list[Any]], object]) -> None:
-            handlers[name] = lambda args: body(_args(name, list(args), count))
 
-        return wrap
+def _step(seq: Sequencer, step: int, track: int | None = None, **fields: Any) -> None:
+    if "note" in fields:
+        fields["notes"] = (fields.pop("note"),)
+    seq.set_step(_track(seq, track), step, **fields)
 
-    need(0)("seq/start", lambda a: seq.start())
-    need(0)("seq/stop", lambda a: seq.stop())
-    need(0)("seq/continue", lambda a: seq.continue_())
-    need(1)("seq/tempo", lambda a: seq.set_tempo(a[0]))
-    need(1)("seq/swing", lambda a: seq.set_swing(a[0]))
-    need(1)("seq/pattern", lambda a: seq.select_pattern(a[0]))
-    need(1)("seq/track", lambda a: seq.select_track(a[0]))
-    need(2)("seq/toggle", lambda a: seq.toggle_step(a[0], a[1]))
-    need(3)("seq/step", lambda a: seq.set_step(a[0], a[1], on=_flag(a[2])))
-    need(3)("seq/note", lambda a: seq.set_step(a[0], a[1], notes=a[2]))
-    need(3)("seq/velocity", lambda a: seq.set_step(a[0], a[1], velocity=a[2]))
-    need(3)("seq/gate", lambda a: seq.set_step(a[0], a[1], gate=a[2]))
-    need(3)("seq/probability", lambda a: seq.set_step(a[0], a[1], probability=a[2]))
-    need(2)("seq/mute", lambda a: seq.mute(a[0], _flag(a[1])))
-    need(2)("seq/solo", lambda a: seq.solo(a[0], _flag(a[1])))
-    need(1)("seq/mode", lambda a: seq.set_edit_mode(a[0]))
-    need(1)("seq/record", lambda a: seq.set_recording(_flag(a[0])))
-    need(2)("seq/key", lambda a: seq.record_note(a[0], a[1]))
-    need(0)("seq/accept", lambda a: seq.accept_ghosts())
-    need(0)("seq/reject", lambda a: seq.reject_ghosts())
-    need(0)("seq/undo", lambda a: seq.undo())
-    need(0)("seq/song", lambda a: seq.set_song(a))
-    need(0)("seq/save", lambda a: adapter.save_named(_name(a)))
-    need(0)("seq/load", lambda a: adapter.load_named(_name(a)))
-    need(1)("seq/export_midi", lambda a: adapter.export_midi(a[0]))
-    need(1)("seq/import_midi", lambda a: adapter.import_midi(a[0]))
-    need(0)("seq/status", lambda a: adapter.send_status())
+
+def _toggle_play(seq: Sequencer) -> None:
+    seq.stop() if seq.playing else seq.start()
+
+
+def _toggle_mode(seq: Sequencer) -> None:
+    seq.set_edit_mode("live" if seq.edit_mode == "step" else "step")
+
+
+def _row(name: str, doc: str, run: Any, *args: Arg, **extra: Any) -> Command:
+    return Command(f"seq/{name}", doc, run, tuple(args), **extra)
+
+
+SEQUENCER_COMMANDS: tuple[Command, ...] = (
+    _row("start", "play from the top (of the song, when one is set)",
+         lambda a: a.start(), aliases=("start",)),
+    _row("stop", "stop; every note off", lambda a: a.stop(), aliases=("stop",)),
+    _row("continue", "play on from where it stopped (at the next 16th)",
+         lambda a: a.continue_(), aliases=("continue",)),
+    _row("toggle_play", "start when stopped, stop when playing", _toggle_play,
+         aliases=("toggle_play",)),
+    _row("tempo", "the tempo, at once and without a glitch", _tempo,
+         TEMPO, Arg("delta", FLOAT, "move by this many BPM instead", optional=True),
+         one_of=("bpm", "delta"), aliases=("set_tempo",)),
+    _row("swing", "delay of the odd 16ths, as a fraction of a step (even resolutions only)",
+         lambda a, swing: a.set_swing(swing),
+         Arg("swing", FLOAT, "0 straight, 0.75 the most", low=0.0, high=MAX_SWING),
+         aliases=("set_swing",)),
+    _row("pattern", "switch pattern (at the next bar when playing); one past the last: a new one",
+         lambda a, pattern=None, delta=None: a.select_pattern(
+             _select(a.selected_pattern, pattern, delta)),
+         Arg("pattern", INT, "0-based index", low=0, optional=True), DELTA,
+         one_of=("pattern", "delta"), aliases=("select_pattern",)),
+    _row("track", "select the track that edits and keyboard notes go to",
+         lambda a, track=None, delta=None: a.select_track(
+             _select(a.selected_track, track, delta)),
+         _optional(TRACK), DELTA, one_of=("track", "delta"), aliases=("select_track",)),
+    _row("toggle", "switch a step on or off",
+         lambda a, step, track=None: a.toggle_step(_track(a, track), step),
+         _optional(TRACK), STEP, aliases=("toggle_step",)),
+    _row("step", "set a step on (1) or off (0), and any of its other fields", _step,
+         _optional(TRACK), STEP, ON, _optional(NOTE), _optional(VELOCITY), _optional(GATE),
+         _optional(PROBABILITY),
+         one_of=("on", "note", "velocity", "gate", "probability"), aliases=("set_step",)),
+    _row("note", "a step's note",
+         lambda a, step, note, track=None: _step(a, step, track, note=note),
+         _optional(TRACK), STEP, NOTE),
+    _row("velocity", "a step's velocity",
+         lambda a, step, velocity, track=None: _step(a, step, track, velocity=velocity),
+         _optional(TRACK), STEP, VELOCITY),
+    _row("gate", "a step's length",
+         lambda a, step, gate, track=None: _step(a, step, track, gate=gate),
+         _optional(TRACK), STEP, GATE),
+    _row("probability", "the chance a step plays",
+         lambda a, step, probability, track=None: _step(a, step, track, probability=probability),
+         _optional(TRACK), STEP, PROBABILITY),
+    _row("mute", "mute a track (1) or unmute it (0); without on it toggles",
+         lambda a, track=None, on=None: a.mute(_track(a, track), on),
+         _optional(TRACK), ON, aliases=("mute",)),
+    _row("solo", "solo a track (1) or not (0); without on it toggles",
+         lambda a, track=None, on=None: a.solo(_track(a, track), on),
+         _optional(TRACK), ON, aliases=("solo",)),
+    _row("mode", "where keyboard notes are written: step (the cursor) or live (the playhead)",
+         lambda a, mode: a.set_edit_mode(mode),
+         Arg("mode", STR, "the edit mode", choices=EDIT_MODES), aliases=("set_edit_mode",)),
+    _row("toggle_mode", "switch between step and live editing", _toggle_mode,
+         aliases=("toggle_edit_mode",)),
+    _row("record", "live mode: write keyboard notes at the playhead while on",
+         lambda a, on: a.set_recording(on), Arg("on", BOOL, "1 records, 0 stops")),
+    _row("key", "a keyboard note: entered at the cursor, or played (and recorded) live",
+         lambda a, note, velocity: a.record_note(note, velocity), NOTE, VELOCITY,
+         aliases=("record_note",)),
+    _row("accept", "write the ghost steps into the pattern (one undo step)",
+         lambda a: a.accept_ghosts(), aliases=("accept_ghosts",)),
+    _row("reject", "clear the ghost steps", lambda a: a.reject_ghosts(),
+         aliases=("reject_ghosts",)),
+    _row("undo", "undo the last edit", lambda a: a.undo(), aliases=("undo",)),
+    _row("song", "chain patterns by index; none: no song",
+         lambda a, patterns: a.set_song(patterns),
+         Arg("patterns", INT, "pattern indexes", low=0, many=True)),
+)  # fmt: skip
+"""Playing and editing: rows run on the ``Sequencer`` itself."""
+
+BANK_COMMANDS: tuple[Command, ...] = (
+    _row("save", "save the bank: [sequencer] patterns, or name.json/.toml in the patterns folder",
+         lambda a, name=None: a.save_named(name), _optional(FILE_NAME)),
+    _row("load", "load a bank: [sequencer] patterns, or name.json/.toml in the patterns folder",
+         lambda a, name=None: a.load_named(name), _optional(FILE_NAME)),
+    _row("export_midi", "the song (when set) or the current pattern as name.mid",
+         lambda a, name: a.export_midi(name), FILE_NAME),
+    _row("import_midi", "name.mid (or .midi) as a new pattern, appended and selected",
+         lambda a, name: a.import_midi(name), FILE_NAME),
+    _row("status", "/impsy/seq/status (tempo, playing, playhead, lateness) and "
+         "/impsy/seq/histogram to the OSC client", lambda a: a.send_status()),
+)  # fmt: skip
+"""Files and the OSC status: rows run on the ``SequencerAdapter``, which has the folder
+and the OSC client."""
+
+ALL_SEQUENCER_COMMANDS = SEQUENCER_COMMANDS + BANK_COMMANDS

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from impsy.clock import Clock, Handle
-from impsy.engine.core import CommandError
+from impsy.errors import CommandError
 from impsy.ratelimit import RateLimitedWarning
 from impsy.sequencer import midiclock
 from impsy.sequencer.control import EDIT_MODES, MAX_BPM, MAX_SWING, MIN_BPM, SequencerEvent

@@ -76,8 +76,11 @@ def locate(text: str, message: str) -> dict[str, Any]:
 
 def validate(text: str, label: str, root: Path | None = None) -> dict[str, Any]:
     """The loader's verdict on ``text``; with ``root``, a model file it names is checked too."""
+    from impsy.sequencer.controllers.profiles import check_profiles
+
     try:
         config = load_config_text(text, label)
+        check_profiles(config)  # what impsy run checks at start-up too
     except ConfigError as err:
         return {"ok": False, "errors": [locate(text, str(err))], "warnings": []}
     errors = []

@@ -1,4 +1,10 @@
-"""What the web handlers share: the config, the engine (if any) and the folders."""
+"""What the web handlers share: the config, the run's parts (if any) and the folders.
+
+Everything a handler reaches is given here by whoever builds the web UI
+(``impsy.app`` for a performance, ``impsy webui`` without one): the engine,
+its command table and the sequencer, never found by looking through the
+engine's adapters.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from impsy.config import Config
     from impsy.engine.core import Engine
+    from impsy.engine.table import CommandTable
+    from impsy.sequencer.control import SequencerControl
 
 UPLOAD_LIMIT = 50 * 1024 * 1024
 """Largest model upload accepted, in bytes (IMPSY's largest models are ~5 MB)."""
@@ -39,12 +47,14 @@ def editable_config_path(config: Config | None, root: Path) -> Path:
 
 @dataclass
 class WebContext:
-    """Shared state of one web UI; ``engine`` is None under ``impsy webui``."""
+    """Shared state of one web UI; ``engine`` and ``commands`` are None under ``impsy webui``."""
 
     config: Config
     root: Path
     logdir: Path
     engine: Engine | None = None
+    commands: CommandTable | None = None
+    sequencer: SequencerControl | None = None
     host: str = "127.0.0.1"
     port: int = 4000
     token: str | None = None
@@ -57,6 +67,9 @@ class WebContext:
         config: Config,
         engine: Engine | None = None,
         root: Path | None = None,
+        *,
+        commands: CommandTable | None = None,
+        sequencer: SequencerControl | None = None,
         logdir: Path | str | None = None,
         host: str | None = None,
         port: int | None = None,
@@ -70,6 +83,8 @@ class WebContext:
             root=root,
             logdir=logdir if logdir.is_absolute() else root / logdir,
             engine=engine,
+            commands=commands,
+            sequencer=sequencer,
             host=host if host is not None else (webui.host if webui else "127.0.0.1"),
             port=port if port is not None else (webui.port if webui else 4000),
             token=webui.token if webui else None,

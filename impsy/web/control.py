@@ -1,4 +1,10 @@
-"""Steering the performance: engine settings, the sequencer, and model hot-swap."""
+"""Steering the performance: every runtime command, the sequencer, and model hot-swap.
+
+The endpoints here only translate JSON into calls of the run's command table
+(``impsy.engine.table``): the table converts and checks every argument, so a
+value refused over OSC is refused here with the same message, and a command
+a feature adds is reachable without a line of code in this module.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impsy.engine.core import CommandError
+from impsy.engine.reference import describe_table
+from impsy.errors import CommandError
 from impsy.web.context import CTX
 from impsy.web.files import resolve_name
 from impsy.web.responses import BadRequest, read_json, reply
-from impsy.web.status import find_sequencer, status_body
+from impsy.web.status import status_body
 
 if TYPE_CHECKING:
     from impsy.engine.core import Engine
+    from impsy.engine.table import CommandTable
     from impsy.web.context import WebContext
 
-CONTROL_KEYS = ("mode", "paused", "reset", "pitemp", "sigmatemp", "timescale", "threshold")
-SEQUENCER_ACTIONS = frozenset(
-    (
-        "start stop continue tempo swing pattern track toggle step note velocity gate "
-        "probability mute solo mode record key accept reject undo song save load"
-    ).split()
-)
-"""What the web UI may ask of the sequencer (``seq/<action>`` commands)."""
 NO_ENGINE = "no performance is running (this is `impsy webui`); start `impsy run` to play"
 
 
@@ -35,57 +35,87 @@ def require_engine(ctx: WebContext) -> Engine:
     return ctx.engine
 
 
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"{key} must be a number, got {value!r}")
-    return float(value)
+def require_commands(ctx: WebContext) -> CommandTable:
+    require_engine(ctx)
+    assert ctx.commands is not None  # a running performance always has its table
+    return ctx.commands
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise BadRequest(f"{key} must be true or false, got {value!r}")
-    return value
+def _values(name: str, value: Any, takes_arguments: bool) -> list[Any] | dict[str, Any] | None:
+    """A JSON value as a command's arguments; None for ``false`` on a command without any."""
+    if not takes_arguments:
+        if not isinstance(value, bool):
+            raise BadRequest(f"{name} takes no arguments: send true to run it, got {value!r}")
+        return [] if value else None
+    return value if isinstance(value, list | dict) else [value]
 
 
-def apply_control(engine: Engine, body: dict[str, Any]) -> None:
-    """Apply the settings in ``body`` in a fixed order; raises BadRequest on the first bad one."""
-    unknown = sorted(set(body) - set(CONTROL_KEYS))
+def apply_control(commands: CommandTable, body: dict[str, Any]) -> None:
+    """Run the commands named in ``body`` in the table's order; 400 on the first bad one.
+
+    ``{"mode": "battle", "pitemp": 1.2, "reset": true}``: each key is a
+    command (or an older spelling such as ``paused``), each value its
+    argument, a list of arguments, or arguments by name.
+    """
+    unknown = sorted(key for key in body if key not in commands)
     if unknown:
-        raise BadRequest(f"unknown setting {unknown[0]!r}; expected {', '.join(CONTROL_KEYS)}")
-    try:
-        if "mode" in body:
-            if not isinstance(body["mode"], str):
-                raise BadRequest(f"mode must be a string, got {body['mode']!r}")
-            engine.set_mode(body["mode"])
-        if "paused" in body:
-            engine.set_paused(_bool("paused", body["paused"]))
-        if "reset" in body and _bool("reset", body["reset"]):
-            engine.reset()
-        setters = {
-            "pitemp": engine.set_pitemp,
-            "sigmatemp": engine.set_sigmatemp,
-            "timescale": engine.set_timescale,
-            "threshold": engine.set_threshold,
-        }
-        for key, setter in setters.items():
-            if key in body:
-                setter(_number(key, body[key]))
-    except CommandError as err:
-        raise BadRequest(str(err)) from None
+        raise BadRequest(f"unknown command {unknown[0]!r}; GET /api/commands lists them")
+    rows = {commands.find(key).name: key for key in body}
+    for command in commands:
+        key = rows.get(command.name)
+        if key is None:
+            continue
+        values = _values(key, body[key], bool(command.args))
+        if values is None:
+            continue
+        try:
+            commands.call(key, values)
+        except CommandError as err:
+            raise BadRequest(str(err)) from None
+
+
+def _result(value: Any) -> Any:
+    """A command's return value as JSON (a path as text; anything else unknown as null)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str | int | float | bool | dict | list | type(None)):
+        return value
+    return None
 
 
 async def post_control(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[CTX]
-    engine = require_engine(ctx)
-    apply_control(engine, await read_json(request))
+    commands = require_commands(ctx)
+    apply_control(commands, await read_json(request))
     return reply(status_body(ctx))
 
 
+async def get_commands(request: web.Request) -> web.Response:
+    """The command table: what OSC, this API and controller rules can run."""
+    ctx: WebContext = request.app[CTX]
+    return reply({"commands": describe_table(ctx.commands or ())})
+
+
+async def post_command(request: web.Request) -> web.Response:
+    """``{"name": "seq/tempo", "args": [120]}`` (or args by name) runs one command."""
+    ctx: WebContext = request.app[CTX]
+    commands = require_commands(ctx)
+    body = await read_json(request)
+    name, args = body.get("name"), body.get("args", [])
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f'expected a command name such as "mode", got {name!r}')
+    try:
+        result = commands.call(name, args)
+    except CommandError as err:
+        raise BadRequest(str(err)) from None
+    return reply({"result": _result(result), "status": status_body(ctx)})
+
+
 def _sequencer(ctx: WebContext) -> Any:
-    sequencer = find_sequencer(require_engine(ctx))
-    if sequencer is None:
+    require_engine(ctx)
+    if ctx.sequencer is None:
         raise BadRequest("no sequencer in this run", 404)
-    return sequencer
+    return ctx.sequencer
 
 
 async def get_sequencer(request: web.Request) -> web.Response:
@@ -93,31 +123,18 @@ async def get_sequencer(request: web.Request) -> web.Response:
 
 
 async def post_sequencer(request: web.Request) -> web.Response:
+    """``{"action": "toggle", "args": [0, 3]}`` runs ``seq/toggle``; answers with the snapshot."""
     ctx: WebContext = request.app[CTX]
     sequencer = _sequencer(ctx)
     body = await read_json(request)
     action, args = body.get("action"), body.get("args", [])
     if not isinstance(action, str) or not action or "/" in action:
         raise BadRequest(f'expected an action name such as "start", got {action!r}')
-    if not isinstance(args, list):
-        raise BadRequest(f"args must be a list, got {args!r}")
-    if action not in SEQUENCER_ACTIONS:
-        raise BadRequest(
-            f"unknown sequencer action {action!r}; expected one of "
-            f"{', '.join(sorted(SEQUENCER_ACTIONS))}"
-        )
-    if action in ("save", "load") and args:
-        # A path from a browser could name any file: only the configured patterns file.
-        raise BadRequest(f"{action} takes no path here: it uses [sequencer] patterns")
     try:
-        result = ctx.engine.command(f"seq/{action}", args)
-    except (CommandError, ValueError, TypeError, IndexError) as err:
+        result = require_commands(ctx).call(f"seq/{action}", args)
+    except CommandError as err:
         raise BadRequest(str(err)) from None
-    if isinstance(result, Path):
-        result = str(result)
-    elif not isinstance(result, str | int | float | bool | dict | list | type(None)):
-        result = None
-    return reply({"result": result, "snapshot": sequencer.snapshot()})
+    return reply({"result": _result(result), "snapshot": sequencer.snapshot()})
 
 
 def _load_and_warm(path: Path, ctx: WebContext) -> Any:
@@ -168,6 +185,8 @@ async def post_model_use(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/control", post_control)
+    app.router.add_get("/api/commands", get_commands)
+    app.router.add_post("/api/command", post_command)
     app.router.add_get("/api/sequencer", get_sequencer)
     app.router.add_post("/api/sequencer", post_sequencer)
     app.router.add_post("/api/model/use", post_model_use)

@@ -22,7 +22,6 @@ from aiohttp import WSMsgType, web
 
 from impsy.ratelimit import RateLimitedWarning
 from impsy.web.responses import clean
-from impsy.web.status import find_sequencer
 
 if TYPE_CHECKING:
     from impsy.web.context import WebContext
@@ -91,16 +90,16 @@ class LiveFeed:
     def _attach(self) -> None:
         engine = self.ctx.engine
         if engine is not None:
-            engine.observers.append(self.observe)
-            self._sequencer = find_sequencer(engine)
+            engine.add_observer(self.observe)
+            self._sequencer = self.ctx.sequencer
             if self._sequencer is not None:
                 self._sequencer.add_listener(self.on_sequencer)
         self._timer = asyncio.ensure_future(self._tick())
 
     def _detach(self) -> None:
         engine = self.ctx.engine
-        if engine is not None and self.observe in engine.observers:
-            engine.observers.remove(self.observe)
+        if engine is not None:
+            engine.remove_observer(self.observe)
         if self._sequencer is not None:
             with contextlib.suppress(Exception):
                 self._sequencer.remove_listener(self.on_sequencer)

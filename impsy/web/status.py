@@ -72,12 +72,6 @@ def adapter_health(adapter: Any) -> dict[str, Any]:
         return {"name": name, "description": name, "state": "error", "detail": str(err)}
 
 
-def find_sequencer(engine: Any) -> Any:
-    if engine is None:
-        return None
-    return next((a.sequencer for a in engine.adapters if hasattr(a, "sequencer")), None)
-
-
 def status_body(ctx: WebContext) -> dict[str, Any]:
     """Everything ``GET /api/status`` answers (see API.md)."""
     engine = ctx.engine
@@ -101,7 +95,7 @@ def status_body(ctx: WebContext) -> dict[str, Any]:
         "model_info": model_info(engine.model),
         "adapters": [adapter_health(a) for a in engine.adapters],
         "labels": labels(ctx.config, engine.dimension),
-        "sequencer": find_sequencer(engine) is not None,
+        "sequencer": ctx.sequencer is not None,
         "log": str(engine.event_log.path) if engine.event_log else None,
         **common,
     }

@@ -123,7 +123,7 @@ def test_run_never_imports_tensorflow(tmp_path):
 import os, signal, sys
 from impsy.config import load_config
 from impsy.engine import loop
-from impsy.engine.runner import RunOptions, serve
+from impsy.app import RunOptions, serve
 def ready(engine):
     heavy = sorted(m for m in ("tensorflow", "keras", "keras_mdn_layer") if m in sys.modules)
     print("HEAVY", heavy, flush=True)
@@ -156,8 +156,8 @@ def test_version_and_entry_points(tmp_path):
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_config_has_a_model_that_fits(path, monkeypatch):
     """Each example config's model loads and agrees with its mappings (or it logs only)."""
+    from impsy.app import RunOptions, load_performance_model
     from impsy.config import load_config
-    from impsy.engine.runner import RunOptions, load_performance_model
 
     monkeypatch.chdir(ROOT)
     config = load_config(path)

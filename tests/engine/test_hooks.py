@@ -1,8 +1,8 @@
 """The engine's extension points, driven over real OSC like the rest of the engine tests.
 
-Observers (the web UI's live view), extra commands (the sequencer's
-``/impsy/seq/...``), hot-swapping a model and handing the floor back at a bar
-line are what the web UI and the sequencer build on.
+Observers (the web UI's live view), a feature's rows in the command table
+(the sequencer's ``/impsy/seq/...``), hot-swapping a model and handing the
+floor back at a bar line are what the web UI and the sequencer build on.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import asyncio
 
 import pytest
 
-from impsy.engine.core import CommandError
+from impsy.engine.table import FLOAT, Arg, Command
+from impsy.errors import CommandError
 from impsy.model import load_model
 from tests.engine.test_modes_osc import GESTURE, play
 from tests.paths import ROOT
@@ -23,7 +24,7 @@ def test_observers_see_each_gesture_and_each_prediction(tmp_path):
     seen: list[tuple[str, list[float]]] = []
 
     async def scenario(engine, peer):  # noqa: ANN001, ANN202
-        engine.observers.append(lambda kind, values, when: seen.append((kind, list(values))))
+        engine.add_observer(lambda kind, values, when: seen.append((kind, list(values))))
         peer.send("/interface", *GESTURE)
         await peer.wait_for("/impsy", 1)
         return True
@@ -39,7 +40,7 @@ def test_a_failing_observer_does_not_stop_input_or_output(tmp_path):
         def broken(kind, values, when):  # noqa: ANN001, ANN202
             raise RuntimeError("observer bug")
 
-        engine.observers.append(broken)
+        engine.add_observer(broken)
         for _ in range(3):
             peer.send("/interface", *GESTURE)
             await asyncio.sleep(0.02)
@@ -50,27 +51,33 @@ def test_a_failing_observer_does_not_stop_input_or_output(tmp_path):
     assert status["events_in"] == 3
 
 
-def test_extra_commands_are_reachable_over_osc_and_bad_arguments_are_counted(tmp_path):
+def test_a_features_rows_are_reachable_over_osc_and_bad_arguments_are_counted(tmp_path):
+    """A feature adds commands by registering rows: OSC reaches them with no code of its own."""
     calls: list[list] = []
-
-    def tempo(args: list) -> None:
-        if len(args) != 1 or not isinstance(args[0], float):
-            raise CommandError("seq/tempo needs one number")
-        calls.append(args)
+    rows = (
+        Command(
+            "seq/tempo",
+            "a feature's command with one checked argument",
+            lambda target, bpm: calls.append([target, bpm]),
+            (Arg("bpm", FLOAT, low=20, high=300),),
+        ),
+        Command("seq/start", "one without arguments", lambda target: calls.append([target])),
+    )
 
     async def scenario(engine, peer):  # noqa: ANN001, ANN202
-        engine.command_handlers["seq/tempo"] = tempo
-        engine.command_handlers["seq/start"] = lambda args: calls.append(["start", *args])
         peer.send("/impsy/seq/tempo", 133.0)
         peer.send("/impsy/seq/start")
-        peer.send("/impsy/seq/tempo", "fast")
+        peer.send("/impsy/seq/tempo", "fast")  # not a number
+        peer.send("/impsy/seq/tempo", 500.0)  # out of its range
         peer.send("/impsy/seq/nonsense", 1)
         await asyncio.sleep(0.1)
         return engine.status()
 
-    status = play("useronly", scenario, tmp_path)
-    assert calls == [[133.0], ["start"]]
-    assert status["bad_input"] == 2
+    status = play(
+        "useronly", scenario, tmp_path, setup=lambda p: p.commands.register(rows, "feature")
+    )
+    assert calls == [["feature", 133.0], ["feature"]]
+    assert status["bad_input"] == 3
 
 
 def test_swap_model_keeps_playing_with_the_new_model(tmp_path):

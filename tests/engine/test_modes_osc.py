@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from impsy.app import RunOptions, build
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_adapters, build_engine
 from impsy.io.osc import encode_message
 from tests.osc_client import OscPeer, free_udp_port
 from tests.paths import ROOT
@@ -46,14 +46,27 @@ client_port = {client}
     return load_config_text(text, "test.toml")
 
 
-def play(mode: str, scenario, tmp_path: Path, threaded: bool | None = None, **extra: str):  # noqa: ANN001
-    """Run impsy in ``mode`` with a peer, then ``await scenario(engine, peer)``."""
+def play(
+    mode: str,
+    scenario,  # noqa: ANN001
+    tmp_path: Path,
+    threaded: bool | None = None,
+    setup=None,  # noqa: ANN001
+    **extra: str,
+):  # noqa: ANN201
+    """Run impsy in ``mode`` with a peer, then ``await scenario(engine, peer)``.
+
+    ``setup(performance)`` runs once it is built, before it starts.
+    """
 
     async def main():  # noqa: ANN202
         server, client = free_udp_port(), free_udp_port()
         config = make_config(mode, server, client, **extra)
-        engine = build_engine(config, RunOptions(logdir=tmp_path, threaded_model=threaded))
-        await engine.start(build_adapters(config, engine.dimension))
+        performance = build(config, RunOptions(logdir=tmp_path, threaded_model=threaded))
+        if setup is not None:
+            setup(performance)
+        engine = performance.engine
+        await performance.start()
         peer = await OscPeer.open(client, server)
         try:
             return await scenario(engine, peer)
@@ -250,7 +263,7 @@ def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):
         engine.user_values(GESTURE)
         await stopping
         await asyncio.sleep(0.3)  # longer than the threshold: no hand-over may happen
-        return engine.counters.events_in, engine.responding, engine._player
+        return engine.counters.events_in, engine.responding, engine.player.running
 
     events, responding, player = play("callresponse", scenario, tmp_path)
-    assert (events, responding, player) == (0, False, None)
+    assert (events, responding, player) == (0, False, False)

@@ -230,9 +230,9 @@ def test_bundles_python_osc_cannot_parse_are_counted_over_real_udp(caplog) -> No
     import asyncio
     import logging
 
+    from impsy.app import RunOptions, build
     from impsy.config import load_config_text
     from impsy.engine import loop as impsy_loop
-    from impsy.engine.runner import RunOptions, build_adapters, build_engine
     from tests.osc_client import OscPeer, free_udp_port
 
     hang = (osc.ROOT_CORPUS / "crash-bundle-negative-element-size-hangs").read_bytes()
@@ -247,8 +247,9 @@ def test_bundles_python_osc_cannot_parse_are_counted_over_real_udp(caplog) -> No
             f"[osc]\nserver_port = {server}\nclient_port = {client}\n",
             "bundles.toml",
         )
-        engine = build_engine(config, RunOptions(no_model=True))
-        await engine.start(build_adapters(config, engine.dimension))
+        performance = build(config, RunOptions(no_model=True))
+        engine = performance.engine
+        await performance.start()
         peer = await OscPeer.open(client, server)
         try:
             for datagram in (hang, empty_element, impulse, good):

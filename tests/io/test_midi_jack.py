@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 import rtmidi
 
+from impsy.app import RunOptions, build_engine
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
 from impsy.engine.pipeline import InputState
-from impsy.engine.runner import RunOptions, build_engine
 from impsy.errors import ImpsyError
 from impsy.io.midi.adapter import MidiAdapter
 from impsy.io.midi.backend import CallbackSlot, dispose, new_input

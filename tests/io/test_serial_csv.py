@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from impsy.app import RunOptions, build_engine
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_engine
 from impsy.io.serial.csv import LineSplitter, SerialCSVAdapter
 from tests.paths import ROOT
 

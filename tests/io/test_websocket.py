@@ -18,9 +18,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from impsy.app import RunOptions, build_engine
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_engine
 from impsy.io.websocket import WebSocketAdapter
 from tests.paths import ROOT
 

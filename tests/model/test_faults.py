@@ -18,11 +18,13 @@ import numpy as np
 import pytest
 
 from fuzz.harness import SpoilableModel
+from impsy.app import build_adapters
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
+from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import Engine, Settings
 from impsy.engine.eventlog import EventLog
-from impsy.engine.runner import build_adapters
+from impsy.engine.table import CommandTable
 from impsy.model import load_model
 from tests.osc_client import OscPeer, free_udp_port
 from tests.paths import ROOT
@@ -78,7 +80,9 @@ client_port = {client}
         log_predictions=True,
     )
     engine = Engine(9, settings, model, EventLog(logdir, 9), threaded_model=threaded)
-    return engine, build_adapters(config, 9), server, client
+    commands = CommandTable()
+    commands.register(ENGINE_COMMANDS, engine)
+    return engine, build_adapters(config, 9, commands), server, client
 
 
 def finite(messages: list[list]) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from impsy.clock import ManualClock
-from impsy.engine.core import CommandError
+from impsy.errors import CommandError
 from impsy.mapping.spec import ControlChange, NoteOn, NoteVelocity
 from impsy.sequencer.bridge import GridMapping, default_mapping, fold
 from impsy.sequencer.control import SequencerControl, SequencerEvent

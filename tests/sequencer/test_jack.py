@@ -14,9 +14,11 @@ from pathlib import Path
 
 import mido
 
+from impsy.app import RunOptions, build, build_sequencer
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_engine
+from impsy.engine.commands import ENGINE_COMMANDS
+from impsy.engine.table import CommandTable
 from impsy.sequencer import midiclock
 from impsy.sequencer.adapter import SequencerAdapter
 from impsy.sequencer.files.storage import save_bank
@@ -33,12 +35,12 @@ def run(sequencer: str, scenario, tmp_path: Path):  # noqa: ANN001, ANN201
         "seq.toml",
     )
 
-    return play(
-        config,
-        scenario,
-        tmp_path,
-        lambda engine: SequencerAdapter(config.sequencer, engine.dimension),
-    )
+    def wired(engine):  # noqa: ANN001, ANN202 - the sequencer as impsy.app builds it
+        commands = CommandTable()
+        commands.register(ENGINE_COMMANDS, engine)
+        return build_sequencer(config.sequencer, engine.dimension, commands)
+
+    return play(config, scenario, tmp_path, wired)
 
 
 async def carried(adapter: SequencerAdapter, key: str, synth) -> None:  # noqa: ANN001
@@ -189,10 +191,9 @@ clock = "follow"
     )
 
     async def main():  # noqa: ANN202
-        from impsy.engine.runner import build_adapters
-
-        engine = build_engine(config, RunOptions(logdir=tmp_path))
-        await engine.start(build_adapters(config, engine.dimension))
+        performance = build(config, RunOptions(logdir=tmp_path))
+        engine = performance.engine
+        await performance.start()
         seq = engine.adapters[-1].sequencer
         try:
             await until(  # the connection from the master carries messages

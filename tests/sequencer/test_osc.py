@@ -13,9 +13,10 @@ from pathlib import Path
 import mido
 import pytest
 
+from impsy.app import RunOptions, build, build_adapters
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_adapters, build_engine
+from impsy.engine.table import CommandTable
 from impsy.sequencer.files.session_export import export_session
 from impsy.sequencer.files.storage import save_bank
 from impsy.sequencer.files.tempo_log import MIN_INTERVAL_S, read_tempo_file, tempo_path
@@ -51,10 +52,11 @@ def play(scenario, tmp_path: Path, **options):  # noqa: ANN001, ANN003, ANN201
     async def main():  # noqa: ANN202
         server, client = free_udp_port(), free_udp_port()
         config = make_config(server, client, **options)
-        engine = build_engine(config, RunOptions(logdir=tmp_path))
-        await engine.start(build_adapters(config, engine.dimension))
+        performance = build(config, RunOptions(logdir=tmp_path))
+        engine = performance.engine
+        await performance.start()
         peer = await OscPeer.open(client, server)
-        adapter = next(a for a in engine.adapters if hasattr(a, "sequencer"))
+        adapter = performance.adapters[-1]
         try:
             return await scenario(engine, adapter, peer)
         finally:
@@ -69,7 +71,7 @@ def test_default_config_has_an_osc_played_sequencer_stopped_until_started() -> N
     assert config.sequencer is not None
     assert not config.sequencer.autostart
     assert [t.port for t in config.sequencer.tracks] == [""]
-    names = [type(a).__name__ for a in build_adapters(config, 9)]
+    names = [type(a).__name__ for a in build_adapters(config, 9, CommandTable())]
     assert names == ["OSCAdapter", "SequencerAdapter"]
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from impsy.app import check_config
 from impsy.config import ConfigError, load_config_text
 from impsy.sequencer.files.storage import BankFileError, load_bank, save_bank
 from impsy.sequencer.pattern import Bank, Pattern, PatternError, Step, Track
@@ -115,8 +116,9 @@ def test_sequencer_config_defaults_and_tracks() -> None:
     ],
 )
 def test_sequencer_config_errors_name_file_section_and_key(body: str, message: str) -> None:
+    """As ``impsy run`` checks a config: parsed, then its controller profiles loaded."""
     with pytest.raises(ConfigError) as caught:
-        load_config_text(f"[sequencer]\n{body}\n", "s.toml")
+        check_config(load_config_text(f"[sequencer]\n{body}\n", "s.toml"))
     assert message in str(caught.value)
 
 

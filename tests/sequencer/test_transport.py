@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from impsy.clock import ManualClock
-from impsy.engine.core import CommandError
+from impsy.errors import CommandError
 from impsy.sequencer import midiclock
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import START_DELAY_S, Sequencer

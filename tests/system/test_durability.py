@@ -30,10 +30,12 @@ import numpy as np
 from pythonosc.osc_message import OscMessage
 
 import impsy.io.osc as osc_module
+from impsy.app import RunOptions, build_engine
 from impsy.config import load_config_text
 from impsy.dataset.logs import read_log_file
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_engine
+from impsy.engine.commands import ENGINE_COMMANDS
+from impsy.engine.table import CommandTable
 from impsy.io.osc import OSCAdapter
 from tests.cli.test_run import start, wait_for_line
 from tests.io.test_midi_jack import MAPPING_9, sounding
@@ -205,7 +207,9 @@ def test_a_burst_larger_than_the_receive_buffer_is_counted_not_silent(
 
     async def main() -> tuple[dict, int]:
         engine = build_engine(config, RunOptions(logdir=tmp_path))
-        adapter = OSCAdapter(config.osc, engine.dimension)
+        commands = CommandTable()
+        commands.register(ENGINE_COMMANDS, engine)
+        adapter = OSCAdapter(config.osc, engine.dimension, commands)
         await engine.start([adapter])
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -243,7 +247,9 @@ def test_a_flood_in_polyphony_sheds_predictions_never_gestures(tmp_path, caplog)
 
     async def main() -> dict:
         engine = build_engine(config, RunOptions(logdir=tmp_path, threaded_model=False))
-        adapter = OSCAdapter(config.osc, engine.dimension)
+        commands = CommandTable()
+        commands.register(ENGINE_COMMANDS, engine)
+        adapter = OSCAdapter(config.osc, engine.dimension, commands)
         await engine.start([adapter])
         # Well within the buffer the OS granted (~1 KB a datagram in kernel memory; 8 MB
         # where net.core.rmem_max allows, 416 KB by default), far beyond BACKLOG_ON of it.

@@ -21,10 +21,10 @@ import aiohttp
 import numpy as np
 import pytest
 
+from impsy.app import RunOptions, build
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
 from impsy.engine.ports import Adapter
-from impsy.engine.runner import RunOptions, build_adapters, build_engine
 from impsy.errors import ImpsyError
 from impsy.web.context import WebContext
 from impsy.web.live import MAX_ROWS, Client, LiveFeed
@@ -113,12 +113,21 @@ async def served(
     config = load_config_text(text, str(config_file))
     for folder in ("logs", "datasets", "models"):
         (tmp_path / folder).mkdir(exist_ok=True)
-    engine = peer = None
+    engine = peer = performance = None
     if with_engine:
-        engine = build_engine(config, RunOptions(logdir=tmp_path / "logs"))
-        await engine.start([*build_adapters(config, engine.dimension), *(adapters or [])])
+        performance = build(config, RunOptions(logdir=tmp_path / "logs"))
+        engine = performance.engine
+        await performance.start(adapters)
         peer = await OscPeer.open(client_port, server_port)
-    ctx = WebContext.create(config, engine, root=tmp_path, logdir=Path("logs"), port=0)
+    ctx = WebContext.create(
+        config,
+        engine,
+        root=tmp_path,
+        logdir=Path("logs"),
+        port=0,
+        commands=performance.commands if performance else None,
+        sequencer=performance.sequencer if performance else None,
+    )
     server = WebServer(ctx)
     await server.start()
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -257,8 +266,10 @@ def test_control_round_trips_every_setting_through_the_engine(tmp_path):
             assert (body["pitemp"], body["sigmatemp"]) == (1.5, 0.2)
             assert (body["timescale"], body["threshold"]) == (2.0, 0.3)
             assert engine.model.pi_temp == 1.5 and engine.settings.threshold == 0.3
-            status, body = await web.send("POST", "/api/control", json={"paused": True})
+            status, body = await web.send("POST", "/api/control", json={"pause": True})
             assert body["paused"] is True and engine.settings.paused
+            status, body = await web.send("POST", "/api/control", json={"paused": False})
+            assert body["paused"] is False, "the web API's older spelling still works"
             status, body = await web.send("POST", "/api/control", json={"reset": True})
             assert status == 200
             status, body = await web.send("POST", "/api/control", json={"mode": "filter"})
@@ -269,7 +280,7 @@ def test_control_round_trips_every_setting_through_the_engine(tmp_path):
             status, body = await web.send("POST", "/api/control", json={"mode": "loud"})
             assert status == 400 and "unknown mode" in body["error"]
             status, body = await web.send("POST", "/api/control", json={"volume": 3})
-            assert status == 400 and "unknown setting 'volume'" in body["error"]
+            assert status == 400 and "unknown command 'volume'" in body["error"]
             status, body = await web.send("POST", "/api/control", json={"paused": "yes"})
             assert status == 400
             status, body = await web.send("POST", "/api/control", data=b"{not json")
@@ -360,12 +371,12 @@ def test_live_socket_streams_a_gesture_sent_over_osc(tmp_path):
                     rows = frame.get("inputs", [])
                 assert len(rows) == 1
                 assert rows[0][1:] == pytest.approx(GESTURE, abs=1e-4)
-                assert web.engine.observers, "the feed observes while someone watches"
+                assert web.engine.observed, "the feed observes while someone watches"
             for _ in range(50):
-                if not web.engine.observers:
+                if not web.engine.observed:
                     break
                 await asyncio.sleep(0.02)
-            assert not web.engine.observers, "and stops observing when nobody does"
+            assert not web.engine.observed, "and stops observing when nobody does"
 
     run(main())
 

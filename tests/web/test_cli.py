@@ -101,7 +101,7 @@ def test_run_with_the_web_ui_never_imports_tensorflow(tmp_path):
 import os, signal, sys
 from impsy.config import load_config
 from impsy.engine import loop
-from impsy.engine.runner import RunOptions, serve
+from impsy.app import RunOptions, serve
 def ready(engine):
     heavy = sorted(m for m in ("tensorflow", "keras", "keras_mdn_layer") if m in sys.modules)
     print("HEAVY", heavy, "aiohttp" in sys.modules, flush=True)

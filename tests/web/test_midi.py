@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aiohttp
 
+from impsy.app import RunOptions, build_engine
 from impsy.engine import loop as impsy_loop
-from impsy.engine.runner import RunOptions, build_engine
 from impsy.io.midi.adapter import MidiAdapter
 from impsy.web.context import WebContext
 from impsy.web.server import WebServer

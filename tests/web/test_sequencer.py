@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from impsy.config import load_config_text
+from impsy.engine.table import Command
 from impsy.sequencer.control import SequencerEvent
 from impsy.web.context import WebContext
 from impsy.web.live import LiveFeed
@@ -33,7 +34,7 @@ def test_sequencer_snapshot_and_actions_go_through_the_engine_commands(tmp_path)
                 "POST", "/api/sequencer", json={"action": "tempo", "args": [140]}
             )
             assert status == 200 and body["snapshot"]["tempo"] == 140.0
-            sequencer = next(a.sequencer for a in web.engine.adapters if hasattr(a, "sequencer"))
+            sequencer = web.ctx.sequencer
             assert sequencer.tempo == 140.0
 
             for bad in (
@@ -89,10 +90,12 @@ def test_a_failing_handler_answers_500_and_the_performance_goes_on(tmp_path):
     async def main():  # noqa: ANN202
         async with served(tmp_path, config_extra=SEQUENCER) as web:
 
-            def broken(args: list) -> None:
+            def broken(target: object) -> None:
                 raise RuntimeError("pattern store on fire")
 
-            web.engine.command_handlers["seq/undo"] = broken
+            commands = web.ctx.commands
+            commands.unregister([commands.find("seq/undo")])
+            commands.register([Command("seq/undo", "a handler with a bug", broken)], None)
             status, body = await web.send("POST", "/api/sequencer", json={"action": "undo"})
             assert status == 500 and "pattern store on fire" in body["error"]
             web.peer.send("/interface", *GESTURE)

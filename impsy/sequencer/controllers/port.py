@@ -4,14 +4,15 @@
 through impsy's RtMidi port manager, so a controller missing at start-up is
 reported once and connected when it is plugged in, and one unplugged
 mid-set comes back by itself. Each incoming message goes through the
-profile's rules (``impsy.sequencer.controllers.rules``) to the sequencer or the engine;
-each sequencer event updates the LEDs, sending only the buttons that changed,
-and a (re)connected output gets a full refresh.
+profile's rules (``impsy.sequencer.controllers.rules``) to the command
+table, so a rule runs exactly what the same command sent over OSC would;
+each sequencer event updates the LEDs, sending only the buttons that
+changed, and a (re)connected output gets a full refresh.
 
 Everything runs on the event loop: RtMidi's thread only hands messages over
-(``impsy.io.midi.ports``), and a rule's action is a method call on the
-sequencer. A bad value from a controller (a step past the end of the track)
-gets a rate-limited warning and nothing else.
+(``impsy.io.midi.ports``), and a rule's action is one call of the command
+table. A bad value from a controller (a step past the end of the track) gets
+a rate-limited warning and nothing else.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from impsy.engine.core import CommandError
+from impsy.errors import CommandError
 from impsy.io.midi.backend import selected_api
 from impsy.io.midi.messages import malformed
 from impsy.io.midi.ports import CHECK_INTERVAL_S, Port, PortManager
 from impsy.ratelimit import RateLimitedWarning
 from impsy.sequencer.control import SequencerEvent
-from impsy.sequencer.controllers.actions import perform
 from impsy.sequencer.controllers.leds import LedFeedback, SequencerView
 from impsy.sequencer.controllers.profiles import Profile
 from impsy.sequencer.controllers.profiles import load_profile as load_profile
@@ -34,6 +34,7 @@ from impsy.sequencer.controllers.rules import Rule, RuleEngine
 
 if TYPE_CHECKING:
     from impsy.engine.core import Engine
+    from impsy.engine.table import CommandTable
     from impsy.sequencer.control import SequencerControl
 
 log = logging.getLogger("impsy")
@@ -44,12 +45,17 @@ FULL_REDRAW_EVENTS = frozenset({"edit", "ghosts", "pattern", "transport"})
 
 
 class ControllerPort:
-    """One controller: ``profile`` rules from ``in_device``, LEDs to ``out_device``."""
+    """One controller: ``profile`` rules from ``in_device``, LEDs to ``out_device``.
+
+    Rules run rows of ``commands``; the LEDs show ``control`` (the sequencer);
+    malformed input is counted by ``engine`` when there is one.
+    """
 
     def __init__(
         self,
         profile: Profile,
         control: SequencerControl,
+        commands: CommandTable,
         engine: Engine | None,
         in_device: str,
         out_device: str | None = None,
@@ -59,6 +65,7 @@ class ControllerPort:
     ) -> None:
         self.profile = profile
         self.control = control
+        self.commands = commands
         self.engine = engine
         self.input = Port(in_device, is_input=True)
         self.output = Port(out_device, is_input=False) if out_device else None
@@ -139,7 +146,7 @@ class ControllerPort:
 
     def _fire(self, rule: Rule, params: dict[str, Any]) -> None:
         try:
-            perform(self.control, self.engine, rule.action, params)
+            self.commands.call(rule.action, params)
         except CommandError as err:
             self._warn.warn(
                 f"rule:{rule.name}",

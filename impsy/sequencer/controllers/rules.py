@@ -211,23 +211,29 @@ Parameter = Any  # a constant (int, float, str, bool) or a Source
 
 @dataclass(frozen=True)
 class Rule:
-    """A chain of patterns and the action it fires with its parameters."""
+    """A chain of patterns and the command it runs, with its arguments by name.
+
+    ``action`` is a row of the command table (``impsy.engine.table``);
+    ``whole`` names the arguments that take integers, so a knob's value read
+    through ``to`` or ``scale`` is rounded to the nearest one.
+    """
 
     name: str
     chain: tuple[MessagePattern, ...]
     action: str
     params: dict[str, Parameter]
     timeout: float = DEFAULT_TIMEOUT_S
+    whole: frozenset[str] = frozenset()
 
     def resolve(self, message: Message, captured: dict[str, int]) -> dict[str, Any] | None:
-        """The action's parameters for this message; None when one is out of its grid."""
+        """The command's arguments for this message; None when one is out of its grid."""
         values: dict[str, Any] = {}
         for key, param in self.params.items():
             if isinstance(param, Source):
                 value = param.value(message, captured)
                 if value is None:
                     return None
-                values[key] = value
+                values[key] = round(value) if key in self.whole else value
             else:
                 values[key] = param
         return values

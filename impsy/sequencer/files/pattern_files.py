@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from impsy.engine.core import CommandError
+from impsy.errors import CommandError
 from impsy.sequencer.pattern import Pattern
 
 log = logging.getLogger("impsy")

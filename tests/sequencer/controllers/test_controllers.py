@@ -1,10 +1,11 @@
-"""Controller rules, actions, LED maps and profiles, without ports.
+"""Controller rules, LED maps and profiles, without ports.
 
-The rules and actions are tested against ``RecordingControl``, a test double
-of the ``SequencerControl`` interface that records each call: these tests are
-about which message calls which method with which arguments, not about the
-sequencer itself (``tests/sequencer/controllers/test_controllers_jack.py`` drives a real
-sequencer over real JACK ports).
+A rule runs a row of the command table, so these tests fire rules at a real
+``Sequencer`` on a manual clock and a real ``Engine`` (the bundled model, on
+the same clock), wired by a real ``CommandTable`` as ``impsy.app`` wires a
+run, and check what changed: the step that is now on, the tempo, the
+model's temperature. ``tests/sequencer/controllers/test_controllers_jack.py``
+drives the same through real JACK ports.
 """
 
 from __future__ import annotations
@@ -13,71 +14,54 @@ from typing import Any
 
 import pytest
 
+from impsy.clock import ManualClock
 from impsy.config.errors import ConfigError
-from impsy.engine.core import CommandError
-from impsy.sequencer.controllers.actions import ACTIONS, perform
+from impsy.engine.commands import ENGINE_COMMANDS
+from impsy.engine.core import Engine, Settings
+from impsy.engine.table import CommandTable
+from impsy.model import load_model
+from impsy.sequencer.commands import SEQUENCER_COMMANDS
 from impsy.sequencer.controllers.leds import LedFeedback, SequencerView, render
 from impsy.sequencer.controllers.profiles import built_in_profiles, load_profile, parse_profile
 from impsy.sequencer.controllers.rules import Grid, Message, RuleEngine, decode
+from impsy.sequencer.pattern import Bank, Pattern, Track
+from impsy.sequencer.sequencer import Sequencer
+from tests.paths import MODELS
 
 NOTE_ON, NOTE_OFF, CC = 0x90, 0x80, 0xB0
+MODEL = MODELS / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
 
 
-class RecordingControl:
-    """A double of ``SequencerControl`` that records calls (see the module docstring)."""
+class Rig:
+    """A run's sequencer and engine behind one command table, on one manual clock.
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple, dict]] = []
-        self.tempo = 120.0
-        self.playing = False
-        self.selected_track = 2
-        self.selected_pattern = 5
-        self.edit_mode = "step"
-        self.playhead = 0
-        self.listeners: list = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-
-        def record(*args: Any, **kwargs: Any) -> None:
-            self.calls.append((name, args, kwargs))
-
-        return record
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"pattern": {"tracks": []}, "ghosts": []}
-
-
-class RecordingEngine:
-    """A double of the engine's command methods, recording calls."""
+    Three patterns of three 16-step tracks; track 2 and pattern 1 selected,
+    so a command that defaults to "the selected one" is told apart.
+    """
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple]] = []
-        self.paused = False
+        self.clock = ManualClock()
+        patterns = [
+            Pattern(f"p{n}", [Track.empty(f"t{i}", 16) for i in range(3)]) for n in range(3)
+        ]
+        self.seq = Sequencer(Bank(patterns), self.clock, lambda *args: None)
+        self.seq.select_track(2)
+        self.seq.select_pattern(1)
+        settings = Settings("useronly", 0.1, 1.0, False, False, False)
+        model = load_model(MODEL, seed=1)
+        self.engine = Engine(9, settings, model, clock=self.clock, threaded_model=False)
+        self.engine.begin()
+        self.commands = CommandTable()
+        self.commands.register(ENGINE_COMMANDS, self.engine)
+        self.commands.register(SEQUENCER_COMMANDS, self.seq)
 
-    def status(self) -> dict[str, Any]:
-        return {"paused": self.paused}
+    def rules(self, profile_text: str) -> RuleEngine:
+        """A RuleEngine over ``profile_text`` whose rules run this rig's table."""
+        profile = parse_profile(profile_text, "test.toml")
+        return RuleEngine(profile.rules, lambda rule, args: self.commands.call(rule.action, args))
 
-    def set_paused(self, paused: bool) -> None:
-        self.calls.append(("set_paused", (paused,)))
-        self.paused = paused
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args: self.calls.append((name, args))
-
-
-def engine_for(profile_text: str, control=None, engine=None):  # noqa: ANN001, ANN201
-    """A RuleEngine over ``profile_text`` whose fired actions go to the doubles."""
-    profile = parse_profile(profile_text, "test.toml")
-    control = control or RecordingControl()
-    engine = engine or RecordingEngine()
-    rules = RuleEngine(
-        profile.rules, lambda rule, params: perform(control, engine, rule.action, params)
-    )
-    return rules, control, engine
+    def steps(self, track: int) -> list[int]:
+        return [i for i, step in enumerate(self.seq.pattern.tracks[track].steps) if step.on]
 
 
 # ------------------------------------------------------------------ matching
@@ -96,13 +80,14 @@ def test_decode_reads_types_channels_and_values():
 SINGLE = """
 [[rule]]
 match = { type = "note_on", channel = 10, note = [36, 51], value = [64, 127] }
-action = "toggle_step"
+action = "seq/toggle"
 step = { from = "note", offset = -36 }
 """
 
 
 def test_a_rule_matches_type_channel_number_and_value_range():
-    rules, control, _ = engine_for(SINGLE)
+    rig = Rig()
+    rules = rig.rules(SINGLE)
     assert rules.feed([NOTE_ON | 9, 40, 100], 0.0) == 1
     assert rules.feed([NOTE_ON | 0, 40, 100], 0.1) == 0, "wrong channel"
     assert rules.feed([NOTE_ON | 9, 52, 100], 0.2) == 0, "note past the range"
@@ -110,13 +95,14 @@ def test_a_rule_matches_type_channel_number_and_value_range():
     assert rules.feed([NOTE_OFF | 9, 40, 100], 0.4) == 0, "note-off is another type"
     assert rules.feed([CC | 9, 40, 100], 0.5) == 0, "a CC is another type"
     assert rules.feed([NOTE_ON | 9, 51, 127], 0.6) == 1
-    assert control.calls == [("toggle_step", (2, 4), {}), ("toggle_step", (2, 15), {})]
+    assert rig.steps(2) == [4, 15], "steps of the selected track"
+    assert rig.steps(0) == rig.steps(1) == []
 
 
 def test_clock_messages_are_ignored():
-    rules, control, _ = engine_for(SINGLE)
-    assert rules.feed([0xF8], 0.0) == 0
-    assert control.calls == []
+    rig = Rig()
+    assert rig.rules(SINGLE).feed([0xF8], 0.0) == 0
+    assert rig.steps(2) == []
 
 
 NRPN = """
@@ -129,7 +115,7 @@ chain = [
     { type = "control_change", channel = 16, control = 38, capture = "lsb" },
 ]
 timeout = 0.5
-action = "set_tempo"
+action = "seq/tempo"
 bpm = { from = ["msb", "lsb"], scale = 0.1 }
 
 [[rule]]
@@ -140,7 +126,7 @@ chain = [
     { type = "control_change", channel = 16, control = 6, capture = "msb" },
     { type = "control_change", channel = 16, control = 38, capture = "lsb" },
 ]
-action = "set_pitemp"
+action = "pitemp"
 value = { from = ["msb", "lsb"], scale = 0.001 }
 """
 
@@ -159,165 +145,212 @@ def feed_all(rules: RuleEngine, messages: list[list[int]], start: float = 0.0, g
 
 
 def test_an_nrpn_chain_fires_once_with_its_14_bit_value():
-    rules, control, engine = engine_for(NRPN)
+    rig = Rig()
+    rules = rig.rules(NRPN)
     assert feed_all(rules, nrpn(1, 1335)) == 1
-    assert control.calls == [("set_tempo", (pytest.approx(133.5),), {})]
+    assert rig.seq.tempo == pytest.approx(133.5)
     assert feed_all(rules, nrpn(2, 850), start=1.0) == 1
-    assert engine.calls == [("set_pitemp", (pytest.approx(0.85),))]
+    assert rig.engine.model.pi_temp == pytest.approx(0.85)
 
 
 def test_a_partial_chain_fires_nothing():
-    rules, control, engine = engine_for(NRPN)
-    assert feed_all(rules, nrpn(1, 1200)[:3]) == 0
-    assert control.calls == [] and engine.calls == []
+    rig = Rig()
+    assert feed_all(rig.rules(NRPN), nrpn(1, 1200)[:3]) == 0
+    assert rig.seq.tempo == 120.0 and rig.engine.model.pi_temp == 1.0
 
 
 def test_a_wrong_message_restarts_the_chain():
-    rules, control, _ = engine_for(NRPN)
-    messages = nrpn(1, 1200)
+    rig = Rig()
+    rules = rig.rules(NRPN)
+    messages = nrpn(1, 1100)
     # a note between the parameter number and the data breaks the sequence
     broken = [messages[0], messages[1], [NOTE_ON, 60, 100], messages[2], messages[3]]
     assert feed_all(rules, broken) == 0
+    assert rig.seq.tempo == 120.0
     assert feed_all(rules, messages, start=1.0) == 1, "the next full sequence still works"
-    assert control.calls == [("set_tempo", (pytest.approx(120.0),), {})]
+    assert rig.seq.tempo == pytest.approx(110.0)
 
 
 def test_clock_in_the_middle_does_not_break_a_chain():
-    rules, control, _ = engine_for(NRPN)
+    rig = Rig()
     messages = nrpn(1, 1000)
-    assert feed_all(rules, [*messages[:2], [0xF8], [0xF8], *messages[2:]]) == 1
-    assert control.calls == [("set_tempo", (pytest.approx(100.0),), {})]
+    assert feed_all(rig.rules(NRPN), [*messages[:2], [0xF8], [0xF8], *messages[2:]]) == 1
+    assert rig.seq.tempo == pytest.approx(100.0)
 
 
 def test_a_chain_times_out_between_messages():
-    rules, control, _ = engine_for(NRPN)
+    rig = Rig()
+    rules = rig.rules(NRPN)
     messages = nrpn(1, 1000)
     assert feed_all(rules, messages[:2], start=0.0) == 0
     assert feed_all(rules, messages[2:], start=0.6) == 0, "0.6 s later: the chain was reset"
+    assert rig.seq.tempo == 120.0
     assert feed_all(rules, messages, start=2.0, gap=0.4) == 1, "0.4 s gaps are within 0.5 s"
-    assert len(control.calls) == 1
+    assert rig.seq.tempo == pytest.approx(100.0)
 
 
 def test_a_restart_in_the_middle_of_a_chain_begins_it_again():
-    rules, control, _ = engine_for(NRPN)
+    rig = Rig()
     messages = nrpn(1, 900)
-    assert feed_all(rules, [messages[0], *messages]) == 1, "CC 99 twice: the second one starts"
-    assert control.calls == [("set_tempo", (pytest.approx(90.0),), {})]
+    assert feed_all(rig.rules(NRPN), [messages[0], *messages]) == 1, "CC 99 twice: restart"
+    assert rig.seq.tempo == pytest.approx(90.0)
+
+
+def test_timescale_and_threshold_reach_controllers_through_their_rows_alone():
+    """The generic profile's NRPNs 0:4 and 0:5: no controller code knows these commands."""
+    rig = Rig()
+    profile = load_profile("generic")
+    rules = RuleEngine(profile.rules, lambda rule, args: rig.commands.call(rule.action, args))
+    assert feed_all(rules, nrpn(4, 2500)) == 1
+    assert feed_all(rules, nrpn(5, 750), start=1.0) == 1
+    assert rig.engine.settings.timescale == pytest.approx(2.5)
+    assert rig.engine.settings.threshold == pytest.approx(0.75)
 
 
 # ------------------------------------------------------------------- actions
 
 
-def fire(action: str, **params: Any):  # noqa: ANN201
-    control, engine = RecordingControl(), RecordingEngine()
-    perform(control, engine, action, params)
-    return control.calls, engine.calls
+def fire(rig: Rig, action: str, **params: Any) -> Rig:
+    rig.commands.call(action, params)
+    return rig
+
+
+def _ghosts(rig: Rig) -> Rig:
+    rig.seq.ghost_steps = 4
+    rig.seq.model_track = 2
+    rig.seq.start()
+    rig.seq.place_model_note((64,), 90)
+    return rig
 
 
 @pytest.mark.parametrize(
-    ("action", "params", "expected"),
+    ("action", "params", "before", "check"),
     [
-        ("toggle_step", {"step": 3.0}, ("toggle_step", (2, 3), {})),
-        ("toggle_step", {"track": 0, "step": 1}, ("toggle_step", (0, 1), {})),
+        ("toggle_step", {"step": 3.0}, None, lambda r: r.steps(2) == [3]),
+        ("toggle_step", {"track": 0, "step": 1}, None, lambda r: r.steps(0) == [1]),
         (
             "set_step",
             {"step": 4, "note": 64.0, "velocity": 90, "gate": 1.5, "probability": 0.5, "on": 1},
-            (
-                "set_step",
-                (2, 4),
-                {"notes": (64,), "velocity": 90, "gate": 1.5, "probability": 0.5, "on": True},
-            ),
+            None,
+            lambda r: r.seq.pattern.tracks[2].steps[4].to_dict()
+            == {**r.seq.pattern.tracks[2].steps[4].to_dict(), "on": True, "notes": [64],
+                "velocity": 90, "gate": 1.5, "probability": 0.5},
         ),
-        ("select_track", {"track": 1}, ("select_track", (1,), {})),
-        ("select_track", {"delta": -1}, ("select_track", (1,), {})),
-        ("select_pattern", {"pattern": 7}, ("select_pattern", (7,), {})),
-        ("select_pattern", {"delta": 1}, ("select_pattern", (6,), {})),
-        ("set_tempo", {"bpm": 90}, ("set_tempo", (90.0,), {})),
-        ("set_tempo", {"delta": -2}, ("set_tempo", (118.0,), {})),
-        ("set_swing", {"swing": 0.25}, ("set_swing", (0.25,), {})),
-        ("start", {}, ("start", (), {})),
-        ("stop", {}, ("stop", (), {})),
-        ("continue", {}, ("continue_", (), {})),
-        ("toggle_play", {}, ("start", (), {})),
-        ("set_edit_mode", {"mode": "live"}, ("set_edit_mode", ("live",), {})),
-        ("toggle_edit_mode", {}, ("set_edit_mode", ("live",), {})),
-        ("mute", {"track": 3}, ("mute", (3, None), {})),
-        ("solo", {"on": True}, ("solo", (2, True), {})),
-        ("accept_ghosts", {}, ("accept_ghosts", (), {})),
-        ("reject_ghosts", {}, ("reject_ghosts", (), {})),
-        ("undo", {}, ("undo", (), {})),
-        ("record_note", {"note": 60, "velocity": 100.0}, ("record_note", (60, 100), {})),
+        ("select_track", {"track": 1}, None, lambda r: r.seq.selected_track == 1),
+        ("select_track", {"delta": -1}, None, lambda r: r.seq.selected_track == 1),
+        ("select_pattern", {"pattern": 2}, None, lambda r: r.seq.selected_pattern == 2),
+        ("select_pattern", {"delta": -1}, None, lambda r: r.seq.selected_pattern == 0),
+        ("set_tempo", {"bpm": 90}, None, lambda r: r.seq.tempo == 90.0),
+        ("set_tempo", {"delta": -2}, None, lambda r: r.seq.tempo == 118.0),
+        ("set_swing", {"swing": 0.25}, None, lambda r: r.seq.swing == 0.25),
+        ("start", {}, None, lambda r: r.seq.playing),
+        ("stop", {}, lambda r: r.seq.start(), lambda r: not r.seq.playing),
+        ("continue", {}, None, lambda r: r.seq.playing),
+        ("toggle_play", {}, None, lambda r: r.seq.playing),
+        ("toggle_play", {}, lambda r: r.seq.start(), lambda r: not r.seq.playing),
+        ("set_edit_mode", {"mode": "live"}, None, lambda r: r.seq.edit_mode == "live"),
+        ("toggle_edit_mode", {}, None, lambda r: r.seq.edit_mode == "live"),
+        ("mute", {"track": 1}, None, lambda r: r.seq.pattern.tracks[1].muted),
+        ("solo", {"on": True}, None, lambda r: r.seq.pattern.tracks[2].solo),
+        ("accept_ghosts", {}, _ghosts, lambda r: r.steps(2) and not r.seq.ghosts),
+        ("reject_ghosts", {}, _ghosts, lambda r: not r.seq.ghosts and r.steps(2) == []),
+        ("undo", {}, lambda r: r.seq.toggle_step(0, 5), lambda r: r.steps(0) == []),
+        (
+            "record_note",
+            {"note": 60, "velocity": 100.0},
+            None,
+            lambda r: r.seq.pattern.tracks[2].steps[0].notes == (60,) and r.steps(2) == [0],
+        ),
+        ("seq/record", {"on": 1}, None, lambda r: r.seq.recording),
+        ("seq/song", {"patterns": [0, 2]}, None, lambda r: r.seq.bank.song == [0, 2]),
+        ("seq/note", {"step": 3, "note": 70}, None,
+         lambda r: r.seq.pattern.tracks[2].steps[3].notes == (70,)),
+        ("seq/velocity", {"step": 3, "velocity": 7}, None,
+         lambda r: r.seq.pattern.tracks[2].steps[3].velocity == 7),
+        ("seq/gate", {"step": 3, "gate": 2}, None,
+         lambda r: r.seq.pattern.tracks[2].steps[3].gate == 2.0),
+        ("seq/probability", {"step": 3, "probability": 0.25}, None,
+         lambda r: r.seq.pattern.tracks[2].steps[3].probability == 0.25),
+        ("set_pitemp", {"value": 1.5}, None, lambda r: r.engine.model.pi_temp == 1.5),
+        ("set_sigmatemp", {"value": 0.01}, None, lambda r: r.engine.model.sigma_temp == 0.01),
+        ("pause", {}, None, lambda r: r.engine.settings.paused),
+        ("pause", {}, lambda r: r.engine.set_paused(True), lambda r: not r.engine.settings.paused),
+        ("pause", {"on": False}, None, lambda r: not r.engine.settings.paused),
+        ("reset", {}, None, lambda r: r.engine.counters.model_errors == 0),
+        ("set_mode", {"mode": "battle"}, None, lambda r: r.engine.settings.mode == "battle"),
+        ("timescale", {"value": 2}, None, lambda r: r.engine.settings.timescale == 2.0),
+        ("threshold", {"value": 0.5}, None, lambda r: r.engine.settings.threshold == 0.5),
+        ("mode", {"mode": "filter"}, None, lambda r: r.engine.settings.mode == "polyphony"),
     ],
-)
-def test_each_sequencer_action_calls_the_sequencer(action, params, expected):
-    calls, engine_calls = fire(action, **params)
-    assert calls == [expected]
-    assert engine_calls == []
+)  # fmt: skip
+def test_each_rule_action_runs_its_row(action, params, before, check):
+    """Old action names (``toggle_step``) and new ones (``seq/toggle``) run the same rows."""
+    rig = Rig()
+    if before is not None:
+        before(rig)
+    fire(rig, action, **params)
+    assert check(rig)
 
 
-@pytest.mark.parametrize(
-    ("action", "params", "expected"),
-    [
-        ("set_pitemp", {"value": 1.5}, [("set_pitemp", (1.5,))]),
-        ("set_sigmatemp", {"value": 0.01}, [("set_sigmatemp", (0.01,))]),
-        ("pause", {}, [("set_paused", (True,))]),
-        ("pause", {"on": False}, [("set_paused", (False,))]),
-        ("reset", {}, [("reset", ())]),
-        ("set_mode", {"mode": "battle"}, [("set_mode", ("battle",))]),
-    ],
-)
-def test_each_model_action_calls_the_engine(action, params, expected):
-    calls, engine_calls = fire(action, **params)
-    assert engine_calls == expected
-    assert calls == []
+def test_every_row_a_controller_can_run_is_tested_above():
+    tested = {name for name, *_ in test_each_rule_action_runs_its_row.pytestmark[0].args[1]}
+    table = Rig().commands
+    rows = {table.find(name).name for name in tested}
+    # A query (status) answers its sender: nothing a controller rule could show.
+    runnable = {command.name for command in table if not command.reply}
+    assert rows == runnable, "a row without a test above"
 
 
-def test_every_action_kind_is_covered_by_the_tests_above():
-    tested = {
-        "toggle_step", "set_step", "select_track", "select_pattern", "set_tempo", "set_swing",
-        "start", "stop", "continue", "toggle_play", "set_edit_mode", "toggle_edit_mode", "mute",
-        "solo", "accept_ghosts", "reject_ghosts", "undo", "record_note", "set_pitemp",
-        "set_sigmatemp", "pause", "reset", "set_mode",
-    }  # fmt: skip
-    assert set(ACTIONS) == tested
+def test_a_knob_feeding_an_integer_argument_is_rounded_to_the_nearest():
+    rig = Rig()
+    text = """
+[[rule]]
+match = { type = "control_change", control = 20 }
+action = "seq/track"
+track = { from = "value", to = [0, 2] }
+"""
+    rules = rig.rules(text)
+    rules.feed([CC, 20, 40], 0.0)  # 0.63: track 1
+    assert rig.seq.selected_track == 1
+    rules.feed([CC, 20, 127], 0.1)  # 2.0
+    assert rig.seq.selected_track == 2
 
 
-def test_model_actions_without_an_engine_are_command_errors():
-    with pytest.raises(CommandError, match="no engine"):
-        perform(RecordingControl(), None, "reset", {})
-
-
-def test_toggle_play_stops_when_playing():
-    control = RecordingControl()
-    control.playing = True
-    perform(control, None, "toggle_play", {})
-    assert control.calls == [("stop", (), {})]
+def test_a_profile_may_only_run_the_rows_of_its_run():
+    text = '[[rule]]\nmatch = { type = "note_on" }\naction = "pause"'
+    parse_profile(text, "ok.toml")  # a run with a sequencer has the engine's rows
+    with pytest.raises(ConfigError, match=r"key 'action': expected a command: one of seq/"):
+        parse_profile(text, "seq-only.toml", SEQUENCER_COMMANDS)
 
 
 def test_a_knob_scaled_with_to_covers_its_range():
     text = """
 [[rule]]
 match = { type = "control_change", control = 29 }
-action = "set_swing"
+action = "seq/swing"
 swing = { from = "value", to = [0.0, 0.75] }
 """
-    rules, control, _ = engine_for(text)
+    rig = Rig()
+    rules = rig.rules(text)
     rules.feed([CC, 29, 0], 0.0)
+    assert rig.seq.swing == 0.0
     rules.feed([CC, 29, 127], 0.1)
-    assert control.calls == [("set_swing", (0.0,), {}), ("set_swing", (0.75,), {})]
+    assert rig.seq.swing == 0.75, "the documented maximum is reachable"
 
 
 def test_relative_encoders_nudge():
     text = """
 [[rule]]
 match = { type = "control_change", control = 7 }
-action = "set_tempo"
+action = "seq/tempo"
 delta = { from = "relative", scale = 0.5 }
 """
-    rules, control, _ = engine_for(text)
+    rig = Rig()
+    rules = rig.rules(text)
     rules.feed([CC, 7, 66], 0.0)
+    assert rig.seq.tempo == 121.0
     rules.feed([CC, 7, 63], 0.1)
-    assert control.calls == [("set_tempo", (121.0,), {}), ("set_tempo", (119.5,), {})]
+    assert rig.seq.tempo == 120.5
 
 
 # --------------------------------------------------------------------- grids
@@ -332,19 +365,17 @@ def test_a_launchpad_grid_maps_pads_to_steps_top_left_first():
 
 
 def test_the_launchpad_profile_dispatches_pads_side_and_top_buttons():
+    rig = Rig()
     profile = load_profile("launchpad")
-    control = RecordingControl()
-    rules = RuleEngine(profile.rules, lambda r, p: perform(control, None, r.action, p))
+    rules = RuleEngine(profile.rules, lambda rule, args: rig.commands.call(rule.action, args))
     rules.feed([NOTE_ON, 71, 127], 0.0)  # second row, first column
     rules.feed([NOTE_ON, 71, 0], 0.1)  # release: nothing
+    assert rig.steps(2) == [8]
     rules.feed([CC, 79, 127], 0.2)  # second side button
     rules.feed([CC, 79, 0], 0.3)  # release: nothing
+    assert rig.seq.selected_track == 1
     rules.feed([CC, 95, 127], 0.4)
-    assert control.calls == [
-        ("toggle_step", (2, 8), {}),
-        ("select_track", (1,), {}),
-        ("start", (), {}),
-    ]
+    assert rig.seq.playing
 
 
 # ---------------------------------------------------------------------- LEDs
@@ -425,7 +456,7 @@ def test_the_built_in_profiles_load():
         ),
         (
             '[[rule]]\nmatch = {type = "note_on"}\naction = "toggle_step"\nstep = "x"',
-            r"key 'step': expected an integer or \{from = ...\}",
+            r"key 'step': expected an integer of at least 0 or \{from = ...\}",
         ),
         (
             '[[rule]]\nmatch = {type = "note_on"}\naction = "toggle_step"\nstep = {from = "lsb"}',
@@ -464,14 +495,13 @@ def test_missing_profiles_say_what_exists(tmp_path):
 
 def test_a_value_the_sequencer_refuses_is_a_warning_not_a_crash(caplog):
     """A real Sequencer (on a manual clock): pad 52 is step 17 of a 16-step track."""
-    from impsy.clock import ManualClock
     from impsy.sequencer.controllers.port import ControllerPort
-    from impsy.sequencer.pattern import Bank, Pattern, Track
-    from impsy.sequencer.sequencer import Sequencer
 
     seq = Sequencer(Bank([Pattern("A", [Track.empty("t", 16)])]), ManualClock(), lambda *a: None)
+    commands = CommandTable()
+    commands.register(SEQUENCER_COMMANDS, seq)
     text = SINGLE.replace("[36, 51]", "[36, 60]")
-    port = ControllerPort(parse_profile(text, "pads.toml"), seq, None, "nowhere")
+    port = ControllerPort(parse_profile(text, "pads.toml"), seq, commands, None, "nowhere")
     caplog.set_level("WARNING", logger="impsy")
     port._receive(port.input, [NOTE_ON | 9, 52, 100], 0.0)
     port._receive(port.input, [NOTE_ON | 9, 53, 100], 0.1)

@@ -17,6 +17,8 @@ import mido
 
 from impsy.clock import LoopClock
 from impsy.engine import loop as impsy_loop
+from impsy.engine.table import CommandTable
+from impsy.sequencer.commands import SEQUENCER_COMMANDS
 from impsy.sequencer.controllers.port import ControllerPort, load_profile
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import Sequencer
@@ -30,6 +32,13 @@ def sequencer() -> Sequencer:
     return Sequencer(bank, LoopClock(asyncio.get_running_loop()), lambda *args: None)
 
 
+def table(seq: Sequencer) -> CommandTable:
+    """The sequencer's rows, as a run registers them: what the controller's rules run."""
+    commands = CommandTable()
+    commands.register(SEQUENCER_COMMANDS, seq)
+    return commands
+
+
 def run(scenario):  # noqa: ANN001, ANN201
     return impsy_loop.run(scenario())
 
@@ -39,7 +48,9 @@ def test_a_launchpad_pad_toggles_a_step_and_its_led_comes_back(jack):
 
     async def scenario():  # noqa: ANN202
         seq = sequencer()
-        port = ControllerPort(load_profile("launchpad"), seq, None, pads.name, leds.name)
+        port = ControllerPort(
+            load_profile("launchpad"), seq, table(seq), None, pads.name, leds.name
+        )
         await port.start()
         try:
             assert port.input.device == pads.name and port.output.device == leds.name
@@ -81,7 +92,7 @@ def test_a_missing_controller_is_reported_and_connected_when_it_appears(jack, ca
     async def scenario():  # noqa: ANN202
         seq = sequencer()
         port = ControllerPort(
-            load_profile("generic"), seq, None, "late-pads:out", check_interval=0.05
+            load_profile("generic"), seq, table(seq), None, "late-pads:out", check_interval=0.05
         )
         await port.start()
         try:
@@ -107,7 +118,13 @@ def test_leds_plugged_in_later_get_the_current_state(jack):
     async def scenario():  # noqa: ANN202
         seq = sequencer()
         port = ControllerPort(
-            load_profile("launchpad"), seq, None, pads.name, "later-leds:in", check_interval=0.05
+            load_profile("launchpad"),
+            seq,
+            table(seq),
+            None,
+            pads.name,
+            "later-leds:in",
+            check_interval=0.05,
         )
         await port.start()
         try:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import mido
 
+from impsy.app import RunOptions, build_engine, build_sequencer
 from impsy.config import load_config_text
 from impsy.dataset.collect import find_logs as dataset_logs
 from impsy.engine import loop as impsy_loop
 from impsy.engine.eventlog import EventLog
-from impsy.engine.runner import RunOptions, build_engine
-from impsy.sequencer.adapter import SequencerAdapter
+from impsy.engine.table import CommandTable
 from impsy.sequencer.files.tempo_log import (
     MIN_INTERVAL_S,
     TempoLog,
@@ -203,7 +203,7 @@ def test_following_a_master_clock_records_its_tempo_without_a_row_per_tick(jack,
 
     async def main():  # noqa: ANN202
         engine = build_engine(config, RunOptions(logdir=tmp_path))
-        adapter = SequencerAdapter(config.sequencer, engine.dimension)
+        adapter = build_sequencer(config.sequencer, engine.dimension, CommandTable())
         await engine.start([adapter])
         try:
             return await scenario(engine, adapter)

@@ -6,6 +6,11 @@ accepts a built-in name (``generic``, ``launchpad``, ``beatstep``: the
 ``.toml`` files next to this module) or a path. Every mistake raises
 ``ConfigError`` naming the file, the rule and the key, and what was
 expected, like the main config: a profile is checked before the first note.
+
+A rule's ``action`` is a command of the command table (or one of its older
+spellings), and its other keys are that command's arguments by name: the
+rows say what each takes, so a profile is checked by the same rules that
+check an OSC message or a web request, and a new command needs nothing here.
 """
 
 from __future__ import annotations
@@ -13,14 +18,19 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from impsy.config import Config
 from impsy.config.errors import ConfigError
 from impsy.config.reader import shown, toml_type
+from impsy.engine.commands import ENGINE_COMMANDS
+from impsy.engine.table import INT, STR, Command
+from impsy.errors import CommandError
 from impsy.io.midi.messages import malformed
-from impsy.sequencer.controllers.actions import ACTIONS, BOOL, FLOAT, INT, STR
+from impsy.sequencer.commands import ALL_SEQUENCER_COMMANDS
 from impsy.sequencer.controllers.leds import (
     COLOUR_NAMES,
     LED_TYPES,
@@ -38,6 +48,8 @@ from impsy.sequencer.controllers.rules import (
 )
 
 BUILT_IN = Path(__file__).resolve().parent
+RUN_COMMANDS: tuple[Command, ...] = ENGINE_COMMANDS + ALL_SEQUENCER_COMMANDS
+"""The rows every run with a sequencer has: what a rule may run unless told otherwise."""
 SOURCE_FIELDS = ("note", "control", "program", "number", "value", "channel", "relative")
 RULE_KEYS = ("name", "match", "chain", "timeout", "action")
 
@@ -57,8 +69,13 @@ def built_in_profiles() -> list[str]:
     return sorted(p.stem for p in BUILT_IN.glob("*.toml"))
 
 
-def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
-    """A built-in profile by name, or a profile file; raises ``ConfigError``."""
+def load_profile(
+    name_or_path: str | os.PathLike[str], commands: Sequence[Command] = RUN_COMMANDS
+) -> Profile:
+    """A built-in profile by name, or a profile file; raises ``ConfigError``.
+
+    ``commands`` are the rows a rule may run (every row of the run's table).
+    """
     text_name = os.fspath(name_or_path)
     path = Path(text_name)
     if path.suffix != ".toml" and os.sep not in text_name and "/" not in text_name:
@@ -75,21 +92,35 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
         raise ConfigError(f"{path}: no such controller profile file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the controller profile: {err}") from None
-    return parse_profile(text, str(path))
+    return parse_profile(text, str(path), commands)
 
 
-def parse_profile(text: str, label: str) -> Profile:
+def check_profiles(config: Config, commands: Sequence[Command] = RUN_COMMANDS) -> None:
+    """Load every controller profile ``config`` names; a mistake names the config's key too."""
+    if config.sequencer is None:
+        return
+    for index, controller in enumerate(config.sequencer.controllers):
+        try:
+            load_profile(controller.profile, commands)
+        except ConfigError as err:
+            where = f"[sequencer] controllers[{index}].profile"
+            raise ConfigError(f"{config.source}: {where}: {err}") from None
+
+
+def parse_profile(text: str, label: str, commands: Sequence[Command] = RUN_COMMANDS) -> Profile:
     """Validate profile text; ``label`` names it in error messages."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{label}: invalid TOML: {err}") from None
-    return _ProfileReader(label).read(raw)
+    return _ProfileReader(label, commands).read(raw)
 
 
 class _ProfileReader:
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, commands: Sequence[Command]) -> None:
         self.label = label
+        self.commands = {name: command for command in commands for name in command.names}
+        self.canonical = sorted(command.name for command in commands)
 
     def fail(self, where: str, problem: str) -> NoReturn:
         raise ConfigError(f"{self.label}: {where}: {problem}")
@@ -141,12 +172,14 @@ class _ProfileReader:
         where = f"[[rule]] {number}" + (f" ({title})" if isinstance(title, str) else "")
         name = self.string(raw, "name", where, f"rule {number}")
         action = raw.get("action")
-        if action not in ACTIONS:
-            close = difflib.get_close_matches(str(action), ACTIONS, n=1)
+        command = self.commands.get(action) if isinstance(action, str) else None
+        if command is None:
+            close = difflib.get_close_matches(str(action), list(self.commands), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.fail(
                 f"{where} key 'action'",
-                f"expected one of {', '.join(sorted(ACTIONS))}, got {shown(action)}{hint}",
+                f"expected a command: one of {', '.join(self.canonical)}; "
+                f"got {shown(action)}{hint}",
             )
         if ("match" in raw) == ("chain" in raw):
             self.fail(where, "expected exactly one of 'match' (one message) or 'chain' (a list)")
@@ -165,8 +198,9 @@ class _ProfileReader:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             self.fail(f"{where} key 'timeout'", f"expected seconds > 0, got {shown(timeout)}")
         captures = {p.capture for p in chain if p.capture}
-        params = self.params(where, action, raw, captures)
-        return Rule(name, chain, action, params, float(timeout))
+        params = self.params(where, action, command, raw, captures)
+        whole = frozenset(arg.name for arg in command.args if arg.kind == INT)
+        return Rule(name, chain, command.name, params, float(timeout), whole)
 
     def pattern(self, raw: Any, where: str) -> MessagePattern:
         if not isinstance(raw, dict):
@@ -203,47 +237,35 @@ class _ProfileReader:
         return MessagePattern(kind, channels, numbers, values, capture)
 
     def params(
-        self, where: str, action: str, raw: dict[str, Any], captures: set[str]
+        self, where: str, action: str, command: Command, raw: dict[str, Any], captures: set[str]
     ) -> dict[str, Any]:
-        spec = ACTIONS[action]
+        """The rule's other keys as the command's arguments, constants converted now."""
+        args = {arg.name: arg for arg in command.args}
         params: dict[str, Any] = {}
         for key, value in raw.items():
             if key in RULE_KEYS:
                 continue
-            if key not in spec.params:
-                expected = ", ".join(spec.params) or "no parameters"
+            if key not in args:
+                expected = ", ".join(args) or "no parameters"
                 self.fail(f"{where} key {key!r}", f"{action} takes {expected}")
-            params[key] = self.param(f"{where} key {key!r}", spec.params[key], value, captures)
-            if spec.choices and key in spec.choices and value not in spec.choices[key]:
+            arg = args[key]
+            if isinstance(value, dict) and arg.kind != STR:
+                params[key] = self.source(f"{where} key {key!r}", value, captures)
+                continue
+            try:
+                params[key] = arg.convert(value, action)
+            except CommandError:
+                source = "" if arg.kind == STR else " or {from = ...}"
                 self.fail(
-                    f"{where} key {key!r}",
-                    f"expected one of {', '.join(spec.choices[key])}, got {shown(value)}",
+                    f"{where} key {key!r}", f"expected {arg.expected()}{source}, got {shown(value)}"
                 )
-        missing = [key for key in spec.required if key not in params]
+        required = [arg.name for arg in command.args if not (arg.optional or arg.many)]
+        missing = [key for key in required if key not in params]
         if missing:
             self.fail(f"{where} key {missing[0]!r}", f"{action} needs it; none given")
-        if spec.one_of and not set(spec.one_of) & set(params):
-            self.fail(where, f"{action} needs one of {', '.join(spec.one_of)}; none given")
+        if command.one_of and not set(command.one_of) & set(params):
+            self.fail(where, f"{action} needs one of {', '.join(command.one_of)}; none given")
         return params
-
-    def param(self, where: str, kind: str, value: Any, captures: set[str]) -> Any:
-        if isinstance(value, dict):
-            return self.source(where, value, captures)
-        ok = {
-            INT: isinstance(value, int) and not isinstance(value, bool),
-            FLOAT: isinstance(value, int | float) and not isinstance(value, bool),
-            BOOL: isinstance(value, bool),
-            STR: isinstance(value, str),
-        }[kind]
-        if not ok:
-            expected = {
-                INT: "an integer",
-                FLOAT: "a number",
-                BOOL: "true or false",
-                STR: "a string",
-            }[kind]
-            self.fail(where, f"expected {expected} or {{from = ...}}, got {shown(value)}")
-        return value
 
     def source(self, where: str, raw: dict[str, Any], captures: set[str]) -> Source:
         unknown = set(raw) - {"from", "grid", "index_of", "to", "scale", "offset"}

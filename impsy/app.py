@@ -1,10 +1,21 @@
-"""``impsy run``: from a config file to a running performance and back.
+"""The composition root: one performance built from a config, started and stopped.
+
+Every other package is a part that knows only the parts below it; this
+module alone knows them all. From a config it loads the model, makes the
+engine (on the loop's clock), the run's command table with the engine's
+rows, the adapters of the config's sections, and hands each part what it
+needs through its constructor: the OSC adapter gets the command table; the
+sequencer gets the OSC adapter it plays through, the MIDI adapter whose
+clock it may follow and the table its controllers run (its ``seq/...`` rows
+are registered here); the web UI gets the engine, the table and the
+sequencer. ``impsy run`` is ``run``; tests and benchmarks use ``build``.
 
 Start-up refuses anything that would fail later (a missing model file, a
-model whose dimension disagrees with the mappings, a port in use), so once
-"listening" is printed the performance does not stop on a setup mistake.
-Shutdown on SIGINT/SIGTERM releases sounding notes, stops the adapters and
-closes the log before exiting 0; a second signal exits at once.
+model whose dimension disagrees with the mappings, a controller profile
+with a mistake, a port in use), so once "listening" is printed the
+performance does not stop on a setup mistake. Shutdown on SIGINT/SIGTERM
+releases sounding notes, stops the adapters and closes the log before
+exiting 0; a second signal exits at once.
 """
 
 from __future__ import annotations
@@ -17,12 +28,21 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from impsy import config as config_files
 from impsy.config import Config, check_model_dimension
+from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import MODEL_MODES, Engine, Settings
+from impsy.engine.ports import Adapter, Model
+from impsy.engine.table import CommandTable
 from impsy.errors import ImpsyError
+
+if TYPE_CHECKING:
+    from impsy.config.schema import SequencerConfig
+    from impsy.sequencer.adapter import SequencerAdapter
 
 log = logging.getLogger("impsy")
 
@@ -47,7 +67,7 @@ def resolve_model_path(config: Config) -> Path | None:
     return beside_config if beside_config.exists() else path
 
 
-def load_performance_model(config: Config, options: RunOptions):  # noqa: ANN201 - MDRNN | None
+def load_performance_model(config: Config, options: RunOptions) -> Model | None:
     """The model this run plays with, or None when it only logs."""
     mode = config.interaction.mode
     path = None if options.no_model else resolve_model_path(config)
@@ -79,16 +99,44 @@ def load_performance_model(config: Config, options: RunOptions):  # noqa: ANN201
     return model
 
 
-def build_adapters(config: Config, dimension: int) -> list:
-    adapters = []
+def check_config(config: Config) -> None:
+    """What parsing a config cannot check alone: the controller profiles it names.
+
+    A profile's rules run rows of the command table, so they are checked
+    against the rows a run with a sequencer has; a mistake is a
+    ``ConfigError`` naming the config, the controller and the profile's key.
+    """
+    if config.sequencer is not None and config.sequencer.controllers:
+        from impsy.sequencer.controllers.profiles import check_profiles
+
+        check_profiles(config)
+
+
+def load_config(path: str | Path) -> Config:
+    """A config file read and checked completely, as ``impsy run`` uses it."""
+    config = config_files.load_config(path)
+    check_config(config)
+    return config
+
+
+def build_adapters(config: Config, dimension: int, commands: CommandTable) -> list[Adapter]:
+    """The adapters of the config's sections, in start order; the sequencer last.
+
+    The sequencer plays through the OSC and MIDI adapters made before it,
+    and its ``seq/...`` rows join ``commands``, bound to it.
+    """
+    adapters: list[Adapter] = []
+    midi = osc = None
     if config.midi is not None:
         from impsy.io.midi.adapter import MidiAdapter
 
-        adapters.append(MidiAdapter(config.midi, dimension))
+        midi = MidiAdapter(config.midi, dimension)
+        adapters.append(midi)
     if config.osc is not None:
         from impsy.io.osc import OSCAdapter
 
-        adapters.append(OSCAdapter(config.osc, dimension))
+        osc = OSCAdapter(config.osc, dimension, commands)
+        adapters.append(osc)
     if config.websocket is not None:
         from impsy.io.websocket import WebSocketAdapter
 
@@ -101,14 +149,32 @@ def build_adapters(config: Config, dimension: int) -> list:
         from impsy.io.serial.midi import SerialMidiAdapter
 
         adapters.append(SerialMidiAdapter(config.serialmidi, dimension))
-    if config.sequencer is not None:  # last: it plays through the OSC and MIDI adapters above
-        from impsy.sequencer.adapter import SequencerAdapter
-
-        adapters.append(SequencerAdapter(config.sequencer, dimension))
+    if config.sequencer is not None:
+        adapters.append(build_sequencer(config.sequencer, dimension, commands, osc=osc, midi=midi))
     return adapters
 
 
+def build_sequencer(
+    config: SequencerConfig,
+    dimension: int,
+    commands: CommandTable,
+    *,
+    osc: Any = None,
+    midi: Any = None,
+) -> SequencerAdapter:
+    """The sequencer, its ``seq/...`` rows registered: playing and editing on the
+    sequencer itself, files and the OSC status on its adapter."""
+    from impsy.sequencer.adapter import SequencerAdapter
+    from impsy.sequencer.commands import BANK_COMMANDS, SEQUENCER_COMMANDS
+
+    adapter = SequencerAdapter(config, dimension, commands, osc=osc, midi=midi)
+    commands.register(SEQUENCER_COMMANDS, adapter.sequencer)
+    commands.register(BANK_COMMANDS, adapter)
+    return adapter
+
+
 def build_engine(config: Config, options: RunOptions) -> Engine:
+    """The engine alone (its model loaded), on the running loop's clock."""
     model = load_performance_model(config, options)
     dimension = model.dimension if model is not None else config.model.dimension
     event_log = None
@@ -126,6 +192,54 @@ def build_engine(config: Config, options: RunOptions) -> Engine:
         verbose=config.verbose,
     )
     return Engine(dimension, settings, model, event_log, threaded_model=options.threaded_model)
+
+
+@dataclass
+class Performance:
+    """One run's parts, wired together: ``start`` opens them, ``stop`` closes them."""
+
+    config: Config
+    engine: Engine
+    commands: CommandTable
+    adapters: list[Adapter]
+    sequencer: Any = None
+    """The sequencer's ``SequencerControl`` when the config has one."""
+
+    async def start(self, extra: list[Adapter] | None = None) -> None:
+        """Open every adapter (and ``extra`` ones, last), then start the engine's clock."""
+        await self.open(extra)
+        self.engine.begin()
+
+    async def open(self, extra: list[Adapter] | None = None) -> None:
+        """Open every adapter (and ``extra`` ones, last); the engine's clock not yet."""
+        await self.engine.open([*self.adapters, *(extra or [])])
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+
+    def web_context(self, options: RunOptions) -> Any:
+        """What the web UI of this run needs, handed to it explicitly."""
+        from impsy.web.context import WebContext
+
+        return WebContext.create(
+            self.config,
+            self.engine,
+            logdir=options.logdir,
+            commands=self.commands,
+            sequencer=self.sequencer,
+        )
+
+
+def build(config: Config, options: RunOptions | None = None) -> Performance:
+    """Every part of a run of ``config``, wired and not yet started."""
+    options = options or RunOptions()
+    check_config(config)
+    engine = build_engine(config, options)
+    commands = CommandTable()
+    commands.register(ENGINE_COMMANDS, engine)
+    adapters = build_adapters(config, engine.dimension, commands)
+    sequencer = adapters[-1].sequencer if config.sequencer is not None else None
+    return Performance(config, engine, commands, adapters, sequencer)
 
 
 def summary(engine: Engine, config: Config, webui_url: str | None = None) -> list[str]:
@@ -152,12 +266,11 @@ def summary(engine: Engine, config: Config, webui_url: str | None = None) -> lis
     return lines
 
 
-async def start_webui(config: Config, engine: Engine, options: RunOptions):  # noqa: ANN201
+async def start_webui(performance: Performance, options: RunOptions) -> Any:
     """The web UI on this loop, beside the engine; ImpsyError if it cannot listen."""
-    from impsy.web.context import WebContext
     from impsy.web.server import WebServer
 
-    server = WebServer(WebContext.create(config, engine, logdir=options.logdir))
+    server = WebServer(performance.web_context(options))
     await server.start()
     return server
 
@@ -182,14 +295,16 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     webui = None
-    engine = build_engine(config, options)
+    performance = build(config, options)
+    engine = performance.engine
     try:
-        await engine.start(build_adapters(config, engine.dimension))
+        await performance.open()
         if config.webui is not None:
-            webui = await start_webui(config, engine, options)
+            webui = await start_webui(performance, options)
         # Everything loaded so far lives for the whole run; moving it out of the
         # collector's view keeps full collections short during the performance.
         gc.freeze()
+        engine.begin()  # last: the model's first deadlines wait for nothing slow
         for line in summary(engine, config, webui.url if webui else None):
             click.echo(line)
         click.echo("impsy: listening (Ctrl-C to stop)", nl=True)

@@ -1,0 +1,81 @@
+"""The engine's commands: IMPSY's runtime vocabulary as rows of the command table.
+
+These are the names IMPSY users already send (``/impsy/mode``,
+``/impsy/pause``, ``/impsy/reset``, ``/impsy/pitemp``, ``/impsy/sigmatemp``,
+``/impsy/timescale``) plus ``threshold`` and ``status``. The aliases are the
+spellings older front ends used: the web API's ``paused`` and the
+controller profiles' ``set_mode``, ``set_pitemp`` and ``set_sigmatemp``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from impsy.config.modes import MODES, canonical_mode
+from impsy.engine.table import BOOL, FLOAT, STR, Arg, Command
+
+if TYPE_CHECKING:
+    from impsy.engine.core import Engine
+
+
+def _positive(doc: str) -> tuple[Arg, ...]:
+    return (Arg("value", FLOAT, doc, above=0.0),)
+
+
+def _pause(engine: Engine, on: bool | None = None) -> None:
+    engine.set_paused(not engine.settings.paused if on is None else on)
+
+
+ENGINE_COMMANDS: tuple[Command, ...] = (
+    Command(
+        "status",
+        "the engine's settings and counters (OSC: the reply goes to the sender)",
+        lambda engine: engine.status(),
+        reply=True,
+    ),
+    Command(
+        "mode",
+        "switch the interaction mode (IMPSY's filter and independent too)",
+        lambda engine, mode: engine.set_mode(mode),
+        (Arg("mode", STR, "the mode", choices=MODES, normalise=canonical_mode),),
+        aliases=("set_mode",),
+    ),
+    Command(
+        "pause",
+        "silence the model (gestures are still logged); without on it toggles",
+        _pause,
+        (Arg("on", BOOL, "1 pauses, 0 resumes", optional=True),),
+        aliases=("paused",),
+    ),
+    Command(
+        "reset",
+        "forget the LSTM state: the model starts a fresh phrase",
+        lambda engine: engine.reset(),
+    ),
+    Command(
+        "pitemp",
+        "mixture temperature: higher picks less likely components (more variety)",
+        lambda engine, value: engine.set_pitemp(value),
+        _positive("the temperature"),
+        aliases=("set_pitemp",),
+    ),
+    Command(
+        "sigmatemp",
+        "sampling spread: higher gives wilder values",
+        lambda engine, value: engine.set_sigmatemp(value),
+        _positive("the temperature"),
+        aliases=("set_sigmatemp",),
+    ),
+    Command(
+        "timescale",
+        "multiplies the model's time gaps (2 plays half as fast)",
+        lambda engine, value: engine.set_timescale(value),
+        _positive("the factor"),
+    ),
+    Command(
+        "threshold",
+        "callresponse: seconds of silence before the model answers",
+        lambda engine, value: engine.set_threshold(value),
+        _positive("seconds"),
+    ),
+)
