@@ -45,33 +45,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from processes import spawn
 from results import record, reference_python
+from tables import markdown_table, percentile
+from wire import (
+    HOST,
+    PREDICTION_PREFIX,
+    STATUS_PREFIX,
+    STATUS_QUERY,
+    free_udp_port,
+    interface_message,
+    parse_status,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
 LAUNCH = HERE / "engine_launch.py"
 RESULTS = HERE / "results-engine.md"
-HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SOCKET_BUFFER = 4 * 1024 * 1024
 
 
 # ------------------------------------------------------------------ OSC on the wire
-def _osc_string(text: str) -> bytes:
-    raw = text.encode() + b"\0"
-    return raw + b"\0" * (-len(raw) % 4)
-
-
-_INTERFACE_HEAD = _osc_string("/interface") + _osc_string(",ffffffff")
-_FLOATS = struct.Struct(">8f")
-STATUS_QUERY = _osc_string("/impsy/status") + _osc_string(",")
-PREDICTION_PREFIX = _osc_string("/impsy")  # b"/impsy\0\0": exactly the output address
-STATUS_PREFIX = _osc_string("/impsy/status")
-
-
-def interface_message(values: list[float]) -> bytes:
-    return _INTERFACE_HEAD + _FLOATS.pack(*values)
+_FLOATS = struct.Struct(">8f")  # the values at the end of a prediction datagram
 
 
 def gesture_messages(count: int = 256) -> list[bytes]:
@@ -80,45 +77,6 @@ def gesture_messages(count: int = 256) -> list[bytes]:
         interface_message([0.5 + 0.45 * math.sin(i * 0.07 + k) for k in range(8)])
         for i in range(count)
     ]
-
-
-def _read_string(data: bytes, pos: int) -> tuple[str, int]:
-    end = data.index(b"\0", pos)
-    return data[pos:end].decode(), end + 1 + (-(end + 1) % 4)
-
-
-def parse_osc(data: bytes) -> tuple[str, list[object]]:
-    """Address and arguments of one OSC message (types i, f, d, h, s, T, F, N)."""
-    address, pos = _read_string(data, 0)
-    tags, pos = _read_string(data, pos)
-    args: list[object] = []
-    for tag in tags[1:]:
-        if tag == "i":
-            args.append(struct.unpack_from(">i", data, pos)[0])
-            pos += 4
-        elif tag == "f":
-            args.append(struct.unpack_from(">f", data, pos)[0])
-            pos += 4
-        elif tag == "d":
-            args.append(struct.unpack_from(">d", data, pos)[0])
-            pos += 8
-        elif tag == "h":
-            args.append(struct.unpack_from(">q", data, pos)[0])
-            pos += 8
-        elif tag == "s":
-            text, pos = _read_string(data, pos)
-            args.append(text)
-        elif tag in "TFN":
-            args.append({"T": True, "F": False, "N": None}[tag])
-        else:
-            raise ValueError(f"unsupported OSC type tag {tag!r}")
-    return address, args
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Peer:
@@ -164,8 +122,7 @@ class Peer:
             while (left := deadline - time.perf_counter()) > 0:
                 data = self.recv(left)
                 if data is not None and data.startswith(STATUS_PREFIX):
-                    _, args = parse_osc(data)
-                    return dict(zip(args[::2], args[1::2], strict=True))
+                    return parse_status(data)
         return None
 
     def close(self) -> None:
@@ -275,19 +232,8 @@ class Server:
         self._ready = threading.Event()
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # lines arrive as printed
         self.spawned_at = time.perf_counter()
-        self.proc = subprocess.Popen(
-            self.argv,
-            cwd=self.dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+        self.proc = spawn(self.argv, self.dir, own_session=True)  # lines arrive as printed
         threading.Thread(target=self._read_output, daemon=True).start()
 
     def _read_output(self) -> None:
@@ -418,10 +364,6 @@ def running(
 
 
 # ------------------------------------------------------------------ measurements
-def percentile(values: list[float] | np.ndarray, q: float) -> float:
-    return float(np.percentile(values, q)) if len(values) else float("nan")
-
-
 def measure_round_trip(system: System, workdir: Path, count: int, warmup: int) -> dict:
     """Send one gesture, wait for its prediction, repeat; polyphony at timescale 0.001."""
     messages = gesture_messages()
@@ -902,10 +844,7 @@ def build_table(results: Results, labels: tuple[str, str]) -> list[str]:
         ),
         "—",
     )
-    a, b = labels
-    lines = [f"| metric | {a} | {b} | goal |", "| --- | --- | --- | --- |"]
-    lines += [f"| {m} | {x} | {y} | {g} |" for m, x, y, g in rows]
-    return lines
+    return markdown_table(("metric", *labels, "goal"), rows)
 
 
 def report(results: Results, labels: tuple[str, str]) -> str:

@@ -9,9 +9,10 @@ interpreter::
 Nothing else changes: the command line after EVENTS_FILE goes to the system's own
 ``impsy`` command. The probe is one list append per event:
 
-- impsy: ``impsy.engine.core.plan_playback`` is wrapped; each plan's ``wait`` (the
-  clamped, time-scaled dt it waits before playing) and ``values`` are recorded. The
-  last plan of a run may never be played.
+- impsy: ``plan_playback`` is wrapped where the engine calls it (``impsy.engine.player``
+  for the model's own playing, ``impsy.engine.core`` for polyphony's answers); each
+  plan's ``wait`` (the clamped, time-scaled dt it waits before playing) and ``values``
+  are recorded. The last plan of a run may never be played.
 - IMPSY: ``time.sleep`` as seen by ``impsy/interaction.py`` and
   ``InteractionServer.send_back_values`` are wrapped; on its ``rnn_player_thread`` a
   sleep (``dt * timescale``) followed by a send is one played event.
@@ -40,16 +41,21 @@ def _dump(path: str, events: list[Event]) -> None:
 
 
 def _probe_impsy(events: list[Event]) -> None:
-    import impsy.engine.core as core
+    import importlib
 
-    plan = core.plan_playback
+    for name in ("impsy.engine.core", "impsy.engine.player"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # an impsy from before the player had its own module
+            continue
+        plan = module.plan_playback
 
-    def recording_plan(output, timescale):
-        planned = plan(output, timescale)
-        events.append((planned.wait, planned.values))
-        return planned
+        def recording_plan(output, timescale, plan=plan):
+            planned = plan(output, timescale)
+            events.append((planned.wait, planned.values))
+            return planned
 
-    core.plan_playback = recording_plan
+        module.plan_playback = recording_plan
 
 
 PLAYER = "rnn_player_thread"

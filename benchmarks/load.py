@@ -28,7 +28,6 @@ import argparse
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -36,55 +35,15 @@ import threading
 import time
 from pathlib import Path
 
+from processes import impsy_run
 from results import record
+from wire import HOST, STATUS_QUERY, free_udp_port, interface_message, parse_status
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
-HOST = "127.0.0.1"
 TICK_S = 0.001
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# --------------------------------------------------------------------- OSC bytes
-def _osc_string(text: str) -> bytes:
-    raw = text.encode() + b"\0"
-    return raw + b"\0" * (-len(raw) % 4)
-
-
-def interface_message(values: list[float]) -> bytes:
-    return (
-        _osc_string("/interface")
-        + _osc_string("," + "f" * len(values))
-        + struct.pack(f">{len(values)}f", *values)
-    )
-
-
-def parse_status(data: bytes) -> dict[str, object]:
-    """``/impsy/status`` with alternating name/value arguments, as a dict."""
-    pos = data.index(b"\0")
-    pos += -(pos + 1) % 4 + 1
-    end = data.index(b"\0", pos)
-    tags = data[pos + 1 : end].decode()
-    pos = end + 1 + (-(end + 1) % 4)
-    args: list[object] = []
-    for tag in tags:
-        if tag in "if":
-            args.append(struct.unpack_from(">i" if tag == "i" else ">f", data, pos)[0])
-            pos += 4
-        elif tag == "s":
-            end = data.index(b"\0", pos)
-            args.append(data[pos:end].decode())
-            pos = end + 1 + (-(end + 1) % 4)
-        elif tag in "TF":
-            args.append(tag == "T")
-    return dict(zip(args[::2], args[1::2], strict=False))
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 # ------------------------------------------------------------------------ sender
@@ -163,7 +122,7 @@ class StatusProbe:
         self.asked = self.answered = 0  # a query the kernel dropped is in dropped_by_kernel
 
     def ask(self) -> dict[str, object] | None:
-        self.sock.sendto(_osc_string("/impsy/status") + _osc_string(","), self.server)
+        self.sock.sendto(STATUS_QUERY, self.server)
         self.asked += 1
         try:
             reply = parse_status(self.sock.recv(65536))
@@ -204,14 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     config = workdir / "config.toml"
     config.write_text(config_text(args.mode, server, client, args.timescale))
     logs = workdir / "logs"
-    impsy = subprocess.Popen(
-        [sys.executable, "-m", "impsy", "run", "-c", str(config), "-l", str(logs)],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    impsy = impsy_run(config, logs, workdir)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(impsy.stdout), daemon=True).start()
     wait_for(impsy, "listening", lines)

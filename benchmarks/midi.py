@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from results import record  # noqa: E402
+from tables import percentile  # noqa: E402
 
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5"
 MAPPING = """[
@@ -97,13 +98,14 @@ def device(notes: int) -> None:
 
 
 def percentiles(values: list[float], scale: float = 1e6) -> tuple[float, float]:
-    p50, p99 = np.percentile(np.asarray(values) * scale, [50, 99])
-    return float(p50), float(p99)
+    """Median and p99 of ``values`` times ``scale`` (seconds to µs by default)."""
+    scaled = np.asarray(values) * scale
+    return percentile(scaled, 50), percentile(scaled, 99)
 
 
 async def measure(mode: str, notes: int, server, logdir: str) -> dict:  # noqa: ANN001
+    from impsy.app import RunOptions, build_engine
     from impsy.config import load_config_text
-    from impsy.engine.runner import RunOptions, build_engine
     from impsy.io.midi.adapter import MidiAdapter
     from impsy.mapping.midi import MidiEncoder
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from results import record
+from tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -288,13 +289,27 @@ def main() -> None:
     if impsy is not None:
         rows.append(("bundled s .tflite", "IMPSY 1.2.1", *impsy, "TfliteMDRNN.generate", None))
 
-    print(
-        "| model (units x layers) | engine | median µs | p99 µs | speed-up vs IMPSY 1.2.1 | note |"
+    header = (
+        "model (units x layers)",
+        "engine",
+        "median µs",
+        "p99 µs",
+        "speed-up vs IMPSY 1.2.1",
+        "note",
     )
-    print("|---|---|---:|---:|---:|---|")
-    for label, engine, median, p99, note, impsy in rows:
-        speedup = f"{impsy[0] / median:.1f}x" if impsy else ""
-        print(f"| {label} | {engine} | {median:.1f} | {p99:.1f} | {speedup} | {note} |")
+    cells = [
+        (
+            label,
+            engine,
+            f"{median:.1f}",
+            f"{p99:.1f}",
+            f"{impsy[0] / median:.1f}x" if impsy else "",
+            note,
+        )
+        for label, engine, median, p99, note, impsy in rows
+    ]
+    for line in markdown_table(header, cells, align="llrrrl"):
+        print(line)
     record_rows(rows)
     import_s, load_s = time_startup()
     print(

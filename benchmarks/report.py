@@ -34,7 +34,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from processes import spawn
 from results import ENV, REFERENCE_HINT, reference_python
+from tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -216,20 +218,9 @@ def run_bench(bench: Bench, args: list[str], results: Path, quick: bool) -> Outc
     command = [sys.executable, str(bench.script), *args]
     print(f"\n=== {bench.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    env = {**os.environ, ENV: str(results), "PYTHONUNBUFFERED": "1"}
     with open(log, "w", encoding="utf-8") as out:
         out.write(f"$ {' '.join(command)}\n")
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+        proc = spawn(command, ROOT, env={ENV: str(results)}, own_session=True)
         expired = threading.Event()
 
         def expire() -> None:
@@ -388,20 +379,16 @@ def verdict(row: dict) -> tuple[str, float | None, float | None]:
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = [
-        "| measure | IMPSY 1.2.1 | impsy | ratio | goal | met? |",
-        "| --- | ---: | ---: | ---: | --- | --- |",
-    ]
+    cells = []
     for row in rows:
         unit = row.get("unit", "")
         measure = row["measure"] + (f" ({row['note']})" if row.get("note") else "")
         times = ratio(row)
         shown = "—" if times is None else ("> 1,000×" if times >= 1000 else f"{fmt(times)}×")
-        lines.append(
-            f"| {measure} | {fmt(row.get('reference'), unit)} | {fmt(row.get('impsy'), unit)} "
-            f"| {shown} | {goal_text(row)} | {verdict(row)[0]} |"
-        )
-    return lines
+        reference, impsy = fmt(row.get("reference"), unit), fmt(row.get("impsy"), unit)
+        cells.append((measure, reference, impsy, shown, goal_text(row), verdict(row)[0]))
+    header = ("measure", "IMPSY 1.2.1", "impsy", "ratio", "goal", "met?")
+    return markdown_table(header, cells, align="lrrr")
 
 
 def missed_notes(rows: list[dict]) -> list[str]:
@@ -477,8 +464,8 @@ def render(
                 f"- {name} {outcome.status}: its rows are missing or partial (its output is below)."
             )
     text += ["## Missed goals and failures", "", *(notes or ["None."]), ""]
-    text += ["## Scripts", "", "| script | time | result |", "| --- | ---: | --- |"]
-    text += [f"| `{o.bench.name}.py` | {o.seconds:.0f} s | {o.status} |" for o in outcomes]
+    scripts = [(f"`{o.bench.name}.py`", f"{o.seconds:.0f} s", o.status) for o in outcomes]
+    text += ["## Scripts", "", *markdown_table(("script", "time", "result"), scripts, "lr")]
     text += ["", "## Each script's output", ""]
     for outcome in outcomes:
         if outcome.log is None or not outcome.log.exists():

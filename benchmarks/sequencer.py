@@ -59,15 +59,14 @@ model_track = 1
 
 
 async def phase(with_model: bool, duration: float) -> dict:
+    from impsy.app import RunOptions, build
     from impsy.config import load_config_text
-    from impsy.engine.runner import RunOptions, build_adapters, build_engine
 
     config = load_config_text(config_text(with_model), "bench.toml")
     with tempfile.TemporaryDirectory() as logdir:
-        engine = build_engine(config, RunOptions(logdir=Path(logdir)))
-        adapters = build_adapters(config, engine.dimension)
-        adapter = adapters[-1]
-        seq = adapter.sequencer
+        performance = build(config, RunOptions(logdir=Path(logdir)))
+        engine = performance.engine
+        seq = performance.sequencer
         for step in seq.pattern.tracks[0].steps:
             step.on = True
         loop = asyncio.get_running_loop()
@@ -82,7 +81,7 @@ async def phase(with_model: bool, duration: float) -> dict:
                     model_notes[0] += 1
 
         seq.output = output
-        await engine.start(adapters)
+        await performance.start()
         await asyncio.sleep(2.0)  # warm up: model loaded and predicting, caches hot
         cpu = time.process_time()
         seq.start()

@@ -32,7 +32,6 @@ import multiprocessing as mp
 import os
 import platform
 import select
-import socket
 import sys
 import tempfile
 import time
@@ -40,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 from results import record
+from tables import markdown_table
+from wire import HOST, free_tcp_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
@@ -65,9 +66,9 @@ seed = 1
 def serve(kind: str, section: str, logdir: str, ready, stop) -> None:  # noqa: ANN001
     """The child: impsy with one adapter (or an echo, ``kind`` "echo-..."), until ``stop``."""
     sys.path.insert(0, str(ROOT))
+    from impsy.app import RunOptions, build_engine
     from impsy.config import load_config_text
     from impsy.engine import loop as impsy_loop
-    from impsy.engine.runner import RunOptions, build_engine
 
     async def main() -> None:
         config = load_config_text(config_text(section), f"{kind}.toml")
@@ -207,11 +208,9 @@ def midi_round_trips(count: int, logdir: str) -> list[float]:
 
 
 def websocket_round_trips(count: int, logdir: str, echo: bool = False) -> list[float]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_tcp_port()
     section = (
-        f'[websocket]\nserver_ip = "127.0.0.1"\nserver_port = {port}\n'
+        f'[websocket]\nserver_ip = "{HOST}"\nserver_port = {port}\n'
         f"input = {MAPPING}\noutput = {MAPPING}\n"
     )
     with Child("echo-websocket" if echo else "websocket", section, logdir):
@@ -222,7 +221,7 @@ async def _websocket_client(port: int, count: int) -> list[float]:
     from websockets.asyncio.client import connect
 
     times = []
-    async with connect(f"ws://127.0.0.1:{port}", compression=None, proxy=None) as client:
+    async with connect(f"ws://{HOST}:{port}", compression=None, proxy=None) as client:
         for values in gestures(count + WARMUP):
             text = f"/channel/1/noteon/{int(values[0] * 127)}/100"
             started = time.perf_counter()
@@ -237,11 +236,15 @@ async def _websocket_client(port: int, count: int) -> list[float]:
     return times[WARMUP:]
 
 
-def summary(name: str, times: list[float]) -> str:
+def summary(name: str, times: list[float]) -> tuple[str, ...]:
+    """One table row: median, p99 and max in µs, and how many gestures."""
     us = np.asarray(times) * 1e6
     return (
-        f"| {name} | {np.median(us):,.0f} | {np.percentile(us, 99):,.0f} | "
-        f"{us.max():,.0f} | {len(us)} |"
+        name,
+        f"{np.median(us):,.0f}",
+        f"{np.percentile(us, 99):,.0f}",
+        f"{us.max():,.0f}",
+        str(len(us)),
     )
 
 
@@ -281,10 +284,9 @@ def main() -> None:
     )
     print(f"- load average at the end: {load}; polyphony, timescale 1e-6, {args.count} gestures")
     print()
-    print("| round trip | median µs | p99 µs | max µs | gestures |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        print(row)
+    header = ("round trip", "median µs", "p99 µs", "max µs", "gestures")
+    for line in markdown_table(header, rows, align="lrrrr"):
+        print(line)
 
 
 if __name__ == "__main__":

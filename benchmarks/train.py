@@ -52,6 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from tables import markdown_table  # noqa: E402
+
 from impsy.dataset.npz import dataset_file_name, write_dataset  # noqa: E402
 from impsy.model import load_model, nll  # noqa: E402
 from impsy.training.split import choose_test  # noqa: E402
@@ -209,11 +211,14 @@ def print_results(
     reference: dict, runs: dict, target: float | None, impsy_epochs: int | None
 ) -> None:
     """The results table; each run's ``reached_impsy`` and ``ratio`` are filled in."""
-    print("\n| | wall time | test NLL | ratio (goal <= 0.5) |\n| --- | ---: | ---: | ---: |")
-    print(
-        f"| IMPSY 1.2.1 `train` ({impsy_epochs or 'default'} epochs) | "
-        f"{reference['wall_seconds']:.0f} s | {reference['test_nll']:.4f} | |"
-    )
+    rows = [
+        (
+            f"IMPSY 1.2.1 `train` ({impsy_epochs or 'default'} epochs)",
+            f"{reference['wall_seconds']:.0f} s",
+            f"{reference['test_nll']:.4f}",
+            "",
+        )
+    ]
     for recipe, ours in runs.items():
         # with --target the run goes on past IMPSY's score: report both
         impsy = "IMPSY's test NLL"
@@ -226,18 +231,30 @@ def print_results(
             if name == impsy:
                 ours["reached_impsy"], ours["ratio"] = reached, ratio
             if reached:
-                print(
-                    f"| impsy `{recipe}`, time to {name} (stage {reached['stage']}, epoch "
-                    f"{reached['epoch']}) | {reached['seconds']:.0f} s | "
-                    f"{reached['test_nll']:.4f} | **{ratio:.2f}** |"
+                rows.append(
+                    (
+                        f"impsy `{recipe}`, time to {name} (stage {reached['stage']}, epoch "
+                        f"{reached['epoch']})",
+                        f"{reached['seconds']:.0f} s",
+                        f"{reached['test_nll']:.4f}",
+                        f"**{ratio:.2f}**",
+                    )
                 )
             else:
                 best = min((s["test_nll"] for s in ours["scored"]), default=float("nan"))
                 last = ours["scored"][-1]["seconds"] if ours["scored"] else 0.0
-                print(
-                    f"| impsy `{recipe}` did not reach {name} (last improvement at {last:.0f} s)"
-                    f" | | {best:.4f} | |"
+                rows.append(
+                    (
+                        f"impsy `{recipe}` did not reach {name} (last improvement at {last:.0f} s)",
+                        "",
+                        f"{best:.4f}",
+                        "",
+                    )
                 )
+    header = ("", "wall time", "test NLL", "ratio (goal <= 0.5)")
+    print()
+    for line in markdown_table(header, rows, align="lrrr"):
+        print(line)
 
 
 def main() -> None:

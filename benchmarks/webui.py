@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import socket
 import statistics
@@ -26,9 +25,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pythonosc.osc_message import OscMessage
-from pythonosc.osc_message_builder import OscMessageBuilder
+from processes import impsy_run
 from results import record
+from tables import markdown_table, percentile
+from wire import HOST, free_tcp_port, free_udp_port, interface_message, parse_osc
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
@@ -64,22 +64,8 @@ asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"))
 """
 
 
-def free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def osc(address: str, *args: float) -> bytes:
-    builder = OscMessageBuilder(address)
-    for arg in args:
-        builder.add_arg(arg)
-    return builder.build().dgram
-
-
 def start_impsy(tmp: Path, mode: str) -> tuple[subprocess.Popen, int, int, int]:
-    server, client, web = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM), 0
-    web = free_port(socket.SOCK_STREAM)
+    server, client, web = free_udp_port(), free_udp_port(), free_tcp_port()
     config = tmp / f"{mode}.toml"
     config.write_text(
         f"""
@@ -97,14 +83,7 @@ client_port = {client}
 port = {web}
 """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "impsy", "run", "-c", str(config), "-l", str(tmp)],
-        cwd=tmp,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = impsy_run(config, tmp, tmp)
     while True:
         line = proc.stdout.readline()
         if not line:
@@ -136,28 +115,28 @@ def watchers(web: int, count: int, seconds: float, read: bool = True) -> list[su
 def round_trips(server: int, client: int, count: int, rate: float) -> list[float]:
     """Echo times (seconds) of ``count`` gestures paced at ``rate`` per second."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", client))
+        sock.bind((HOST, client))
         sock.settimeout(1.0)
-        data = osc("/interface", *GESTURE)
+        data = interface_message(GESTURE)
         times = []
         start = time.perf_counter()
         for i in range(count):
             while time.perf_counter() < start + i / rate:
                 time.sleep(max(0.0, start + i / rate - time.perf_counter() - 0.0005))
             sent = time.perf_counter()
-            sock.sendto(data, ("127.0.0.1", server))
+            sock.sendto(data, (HOST, server))
             try:
                 reply = sock.recv(65536)
             except TimeoutError:
                 continue
-            if OscMessage(reply).address == "/impsy":
+            if parse_osc(reply)[0] == "/impsy":
                 times.append(time.perf_counter() - sent)
         return times
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+    """The sample nearest the ``q``-th percentile from above, not interpolated."""
+    return percentile(values, q, method="higher")
 
 
 def status(web: int) -> dict:
@@ -169,8 +148,8 @@ def feed_costs() -> list[str]:
     """In-process cost of the feed's own work on the loop, which load barely moves."""
     import numpy as np
 
+    from impsy.app import RunOptions, build_engine
     from impsy.config import load_config_text
-    from impsy.engine.runner import RunOptions, build_engine
     from impsy.web.context import WebContext
     from impsy.web.live import MAX_ROWS, LiveFeed
 
@@ -211,7 +190,7 @@ def main() -> None:
     count = 400 if args.quick else 2000
     rate = 200.0
     seconds = count / rate + 2
-    rows = []
+    rows: list[tuple[str, str, str, str, str]] = []
     p99s = {}
     with tempfile.TemporaryDirectory() as tmp:
         proc, server, client, web = start_impsy(Path(tmp), "useronly")
@@ -230,10 +209,13 @@ def main() -> None:
                 got = sum(s["rows"] for s in seen[:1])
                 p99s[label] = pct(times, 99) * 1e6
                 rows.append(
-                    f"| {label} | {pct(times, 50) * 1e6:,.0f} | {pct(times, 99) * 1e6:,.0f} | "
-                    f"{len(times)}/{count} | "
-                    + (f"{fps:.1f} frames/s with data, {got} rows" if seen and read else "—")
-                    + " |"
+                    (
+                        label,
+                        f"{pct(times, 50) * 1e6:,.0f}",
+                        f"{pct(times, 99) * 1e6:,.0f}",
+                        f"{len(times)}/{count}",
+                        f"{fps:.1f} frames/s with data, {got} rows" if seen and read else "—",
+                    )
                 )
         finally:
             proc.send_signal(signal.SIGINT)
@@ -256,10 +238,9 @@ def main() -> None:
         f"at {rate:.0f}/s"
     )
     print()
-    print("| watching | p50 µs | p99 µs | echoed | live feed |")
-    print("| --- | --- | --- | --- | --- |")
-    for row in rows:
-        print(row)
+    header = ("watching", "p50 µs", "p99 µs", "echoed", "live feed")
+    for line in markdown_table(header, rows):
+        print(line)
     print()
     print("The feed's work on the engine's loop (in-process, 30 frames/s, status twice a second):")
     for line in feed_costs():

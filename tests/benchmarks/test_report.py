@@ -1,7 +1,8 @@
 """The benchmark report's bookkeeping: recording rows, checking goals, drawing the table.
 
-Only the arithmetic and the file format are tested here; the numbers themselves
-are measured by ``make bench``, never asserted.
+Also the helpers every benchmark script shares: OSC bytes (``wire.py``), tables and
+percentiles (``tables.py``). Only the arithmetic and the file format are tested
+here; the numbers themselves are measured by ``make bench``, never asserted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import report  # noqa: E402
 import results  # noqa: E402
+import tables  # noqa: E402
+import wire  # noqa: E402
 
 
 def test_record_appends_one_json_line_per_call(tmp_path, monkeypatch):
@@ -164,3 +167,32 @@ def test_training_row_comes_from_train_py_json(tmp_path):
     assert report.verdict(rows[0])[0] == "**no**"  # did not get there at all
     path.write_text("{not json")
     assert report.train_rows(path) == []
+
+
+def test_osc_messages_round_trip_and_status_replies_become_dicts():
+    message = wire.osc_message("/x", 1, 0.5, "battle", True)
+    assert len(message) % 4 == 0
+    assert wire.parse_osc(message) == ("/x", [1, 0.5, "battle", True])
+    gesture = wire.interface_message([0.25] * 8)
+    assert gesture == wire.osc_message("/interface", *[0.25] * 8)
+    assert wire.parse_osc(gesture) == ("/interface", [0.25] * 8)
+    reply = wire.osc_message(wire.STATUS, "events_in", 12, "mode", "battle")
+    assert reply.startswith(wire.STATUS_PREFIX) and not reply.startswith(wire.PREDICTION_PREFIX)
+    assert wire.parse_status(reply) == {"events_in": 12, "mode": "battle"}
+    assert wire.parse_osc(wire.STATUS_QUERY) == (wire.STATUS, [])
+
+
+def test_markdown_table_aligns_columns_and_checks_row_lengths():
+    lines = tables.markdown_table(("a", "b", "c"), [("x", 1, "")], align="lr")
+    assert lines == ["| a | b | c |", "| --- | ---: | --- |", "| x | 1 |  |"]
+    with pytest.raises(ValueError, match="cells"):
+        tables.markdown_table(("a", "b"), [("x",)])
+    with pytest.raises(ValueError, match="align"):
+        tables.markdown_table(("a",), [], align="c")
+
+
+def test_percentile_is_numpys_and_nan_when_nothing_was_measured():
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert tables.percentile(values, 50) == 2.5
+    assert tables.percentile(values, 50, method="higher") == 3.0  # sorted(v)[int(0.5 * 4)]
+    assert tables.percentile([], 99) != tables.percentile([], 99)  # NaN
