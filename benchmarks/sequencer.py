@@ -76,7 +76,7 @@ async def phase(with_model: bool, duration: float) -> dict:
         def output(index: int, track, message: list[int]) -> None:  # noqa: ANN001
             if message[0] & 0xF0 == 0x90:
                 if index == 0:  # the number of the step being played (skipped ones count)
-                    times.append((seq._step_numbers[0] - 1, loop.time()))
+                    times.append((seq.last_step_numbers[0], loop.time()))
                 else:
                     model_notes[0] += 1
 

@@ -37,7 +37,7 @@ from impsy.config import Config, check_model_dimension
 from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import MODEL_MODES, Engine, Settings
 from impsy.engine.ports import Adapter, Model
-from impsy.engine.table import CommandTable
+from impsy.engine.table import Command, CommandTable
 from impsy.errors import ImpsyError
 
 if TYPE_CHECKING:
@@ -97,6 +97,16 @@ def load_performance_model(config: Config, options: RunOptions) -> Model | None:
     model.pi_temp = config.model.pitemp
     model.sigma_temp = config.model.sigmatemp
     return model
+
+
+def every_command() -> tuple[Command, ...]:
+    """Every row a run can have: the engine's, then the sequencer's (with ``[sequencer]``).
+
+    What ``impsy commands`` prints and the reference in the docs is made of.
+    """
+    from impsy.sequencer.commands import ALL_SEQUENCER_COMMANDS
+
+    return ENGINE_COMMANDS + ALL_SEQUENCER_COMMANDS
 
 
 def check_config(config: Config) -> None:
@@ -162,14 +172,16 @@ def build_sequencer(
     osc: Any = None,
     midi: Any = None,
 ) -> SequencerAdapter:
-    """The sequencer, its ``seq/...`` rows registered: playing and editing on the
-    sequencer itself, files and the OSC status on its adapter."""
+    """The sequencer, its ``seq/...`` rows registered on the part each runs on: playing
+    and editing on the sequencer, files on its patterns folder, the status on the adapter
+    (which has the OSC client)."""
+    from impsy.sequencer import commands as rows
     from impsy.sequencer.adapter import SequencerAdapter
-    from impsy.sequencer.commands import BANK_COMMANDS, SEQUENCER_COMMANDS
 
     adapter = SequencerAdapter(config, dimension, commands, osc=osc, midi=midi)
-    commands.register(SEQUENCER_COMMANDS, adapter.sequencer)
-    commands.register(BANK_COMMANDS, adapter)
+    commands.register(rows.SEQUENCER_COMMANDS, adapter.sequencer)
+    commands.register(rows.FILE_COMMANDS, adapter.files)
+    commands.register(rows.STATUS_COMMANDS, adapter)
     return adapter
 
 

@@ -1,9 +1,10 @@
-"""Time for the sequencer: "now" and "call this at that instant", injectable.
+"""Time for the engine and the sequencer: "now" and "call this at that instant", injectable.
 
-The sequencer never sleeps: everything it plays is a callback due at an
-absolute deadline on one clock. ``LoopClock`` is the real one (the asyncio
-loop's monotonic clock); ``ManualClock`` lets tests and the benchmark's
-dry runs move time by hand, so pattern logic is tested without waiting.
+Neither ever sleeps: everything they play is a callback due at an absolute
+deadline on one clock. ``LoopClock`` is the real one (the asyncio loop's
+monotonic clock); ``ManualClock`` lets tests and the benchmark's dry runs
+move time by hand, so every mode's and every pattern's timing is tested
+exactly, without waiting.
 
 Nothing here waits actively: precision comes from impsy's event loop
 (``impsy.engine.loop``: a selector with microsecond timeouts and a low timer

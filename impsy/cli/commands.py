@@ -1,28 +1,36 @@
-"""The list of ``impsy`` subcommands, each in its own light module."""
+"""``impsy commands``: every runtime command, from the one command table.
 
-from impsy.cli.config_check import check_config
-from impsy.cli.conformance import conformance
-from impsy.cli.convert import convert, convert_tflite
-from impsy.cli.dataset import dataset
-from impsy.cli.evaluate import evaluate
-from impsy.cli.export_session import export_session
-from impsy.cli.init import init
-from impsy.cli.run import run
-from impsy.cli.status import status
-from impsy.cli.train import train
-from impsy.cli.webui import webui
+The same rows answer OSC (``/impsy/<name>``), the web API (``POST
+/api/command``) and controller rules, so this list is the whole runtime
+vocabulary: names, arguments with their ranges, and the older spellings
+that still work. ``--format markdown`` is the reference in ``docs/``.
+"""
 
-ALL = [
-    run,
-    init,
-    check_config,
-    dataset,
-    train,
-    convert,
-    convert_tflite,
-    evaluate,
-    conformance,
-    export_session,
-    status,
-    webui,
-]
+from __future__ import annotations
+
+import click
+
+
+@click.command("commands")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for reading, markdown for the docs, json for programs.",
+)
+def commands(output: str) -> None:
+    """List every runtime command: what OSC, the web API and controller rules can run."""
+    import json
+
+    from impsy.app import every_command
+    from impsy.engine import reference
+
+    rows = every_command()
+    if output == "markdown":
+        click.echo(reference.markdown(rows), nl=False)
+    elif output == "json":
+        click.echo(json.dumps(reference.describe_table(rows), indent=2))
+    else:
+        click.echo(reference.text(rows), nl=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 
 @click.command(name="conformance")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 MAPPING_SOURCES = ["midi", "websocket", "serialmidi"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 
 @click.command("evaluate")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 
 def _mapping(config_path: str | None, width: int):  # noqa: ANN202

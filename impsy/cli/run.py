@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 MODE_NAMES = ["callresponse", "polyphony", "battle", "useronly", "filter", "independent"]
 
@@ -71,12 +71,14 @@ def run(
         os.environ.setdefault(variable, "1")
     from impsy.app import RunOptions, load_config
     from impsy.app import run as run_server
+    from impsy.config import with_overrides
 
     config = load_config(find_config(config_path))
     if no_model and mode is None and config.interaction.mode != "useronly":
         click.echo(f"impsy: --no-model: {config.interaction.mode} mode needs a model; useronly")
         mode = "useronly"
-    config = config.with_overrides(
+    config = with_overrides(
+        config,
         model_file=model_file,
         dimension=dimension,
         mode=mode,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 REQUEST = b"/impsy/status\0\0\0,\0\0\0"  # the OSC message "/impsy/status" with no arguments
 WILDCARDS = ("0.0.0.0", "::", "")

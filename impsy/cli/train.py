@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 SIZES = ["xxs", "xs", "s", "m", "l", "xl"]
 RECIPES = ["single", "staged"]

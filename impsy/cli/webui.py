@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from impsy.cli import user_errors
+from impsy.cli.errors import user_errors
 
 
 @click.command("webui")

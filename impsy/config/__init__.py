@@ -10,7 +10,7 @@ from impsy.config.dimension import check_model_dimension
 from impsy.config.errors import ConfigError
 from impsy.config.loader import load_config, load_config_text
 from impsy.config.modes import MODE_ALIASES, MODES, canonical_mode
-from impsy.config.overrides import OVERRIDABLE
+from impsy.config.overrides import OVERRIDABLE, with_overrides
 from impsy.config.schema import (
     ENGINES,
     GATES,
@@ -34,6 +34,7 @@ __all__ = [
     "MODES",
     "MODE_ALIASES",
     "OVERRIDABLE",
+    "with_overrides",
     "Config",
     "ConfigError",
     "InteractionConfig",

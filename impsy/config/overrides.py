@@ -35,6 +35,17 @@ OVERRIDABLE: dict[str, tuple[str | None, str]] = {
 }
 
 
+def with_overrides(config: Config, **overrides: Any) -> Config:
+    """A copy of ``config`` with command-line values applied and everything validated again.
+
+    Accepts the keys of ``OVERRIDABLE``; a value of None means "not given"
+    and is skipped. Going back through the loader means an override can never
+    produce a config the file itself could not, e.g. ``dimension=4`` with
+    8-entry mappings.
+    """
+    return apply_overrides(config, config._raw, overrides)
+
+
 def apply_overrides(config: Config, raw: dict[str, Any], overrides: dict[str, Any]) -> Config:
     """Build a new Config from ``raw`` with ``overrides`` (None values skipped) written in."""
     unknown = sorted(set(overrides) - set(OVERRIDABLE))

@@ -226,17 +226,3 @@ class Config:
                     (f"[{section}] output", value.output),
                 ]
         return found
-
-    def with_overrides(self, **overrides: Any) -> Config:
-        """A copy with command-line values applied and everything validated again.
-
-        Accepts ``mode``, ``threshold``, ``input_thru``, ``sigmatemp``, ``pitemp``,
-        ``timescale``, ``verbose``, ``log_input``, ``log_predictions``,
-        ``dimension``, ``model_file``, ``size``, ``seed``, ``gate`` and
-        ``engine``; a value of None means "not given" and is skipped. Going back
-        through the loader means an override can never produce a config the
-        file itself could not, e.g. ``dimension=4`` with 8-entry mappings.
-        """
-        from impsy.config.overrides import apply_overrides
-
-        return apply_overrides(self, self._raw, overrides)

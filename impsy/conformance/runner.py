@@ -218,8 +218,9 @@ def _websocket_output(case: dict[str, Any], tolerance: float, spec_dir: Path) ->
 
 
 def _pipeline(case: dict[str, Any], tolerance: float, spec_dir: Path) -> str | None:
-    from impsy.engine.pipeline import INTERFACE, InputState
+    from impsy.dataset.logs import INTERFACE
     from impsy.mapping.midi import MidiDecoder
+    from impsy.mapping.pipeline import InputState
 
     _fields(
         case,

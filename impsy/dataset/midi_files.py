@@ -2,7 +2,7 @@
 
 Each file becomes one performance. Every message goes through the same
 :class:`~impsy.mapping.midi.MidiDecoder` and
-:class:`~impsy.engine.pipeline.InputState` the live MIDI input uses, at the
+:class:`~impsy.mapping.pipeline.InputState` the live MIDI input uses, at the
 message's absolute time in the file (mido applies the tempo map), so a
 recording imported here and the same notes played through a controller give
 the same rows: messages the mapping ignores (note-offs, other channels,
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from impsy.engine.pipeline import InputState
 from impsy.errors import ImpsyError
 from impsy.mapping.midi import MidiDecoder
+from impsy.mapping.pipeline import InputState
 from impsy.mapping.spec import Mapping
 
 MIDI_SUFFIXES = (".mid", ".midi", ".smf")

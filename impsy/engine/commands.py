@@ -18,8 +18,15 @@ if TYPE_CHECKING:
     from impsy.engine.core import Engine
 
 
-def _positive(doc: str) -> tuple[Arg, ...]:
-    return (Arg("value", FLOAT, doc, above=0.0),)
+def _setting(name: str, doc: str, unit: str, aliases: tuple[str, ...] = ()) -> Command:
+    """A positive number the engine keeps: ``engine.set_<name>(value)``."""
+    return Command(
+        name,
+        doc,
+        lambda engine, value: getattr(engine, f"set_{name}")(value),
+        (Arg("value", FLOAT, unit, above=0.0),),
+        aliases=aliases,
+    )
 
 
 def _pause(engine: Engine, on: bool | None = None) -> None:
@@ -37,7 +44,7 @@ ENGINE_COMMANDS: tuple[Command, ...] = (
         "mode",
         "switch the interaction mode (IMPSY's filter and independent too)",
         lambda engine, mode: engine.set_mode(mode),
-        (Arg("mode", STR, "the mode", choices=MODES, normalise=canonical_mode),),
+        (Arg("mode", STR, choices=MODES, normalise=canonical_mode),),
         aliases=("set_mode",),
     ),
     Command(
@@ -52,30 +59,18 @@ ENGINE_COMMANDS: tuple[Command, ...] = (
         "forget the LSTM state: the model starts a fresh phrase",
         lambda engine: engine.reset(),
     ),
-    Command(
+    _setting(
         "pitemp",
         "mixture temperature: higher picks less likely components (more variety)",
-        lambda engine, value: engine.set_pitemp(value),
-        _positive("the temperature"),
-        aliases=("set_pitemp",),
+        "the temperature",
+        ("set_pitemp",),
     ),
-    Command(
+    _setting(
         "sigmatemp",
         "sampling spread: higher gives wilder values",
-        lambda engine, value: engine.set_sigmatemp(value),
-        _positive("the temperature"),
-        aliases=("set_sigmatemp",),
+        "the temperature",
+        ("set_sigmatemp",),
     ),
-    Command(
-        "timescale",
-        "multiplies the model's time gaps (2 plays half as fast)",
-        lambda engine, value: engine.set_timescale(value),
-        _positive("the factor"),
-    ),
-    Command(
-        "threshold",
-        "callresponse: seconds of silence before the model answers",
-        lambda engine, value: engine.set_threshold(value),
-        _positive("seconds"),
-    ),
+    _setting("timescale", "multiplies the model's time gaps (2 plays half as fast)", "the factor"),
+    _setting("threshold", "callresponse: seconds of silence before the model answers", "seconds"),
 )

@@ -36,12 +36,12 @@ import numpy as np
 
 from impsy.clock import Clock, Handle, LoopClock
 from impsy.config.modes import MODES
-from impsy.engine.pipeline import InputState
 from impsy.engine.playback import plan_playback
 from impsy.engine.player import FIRST_DT, RESYNC_AFTER_S, Player
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
 from impsy.errors import CommandError
+from impsy.mapping.pipeline import InputState
 from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:

@@ -59,10 +59,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(commands: Iterable[Command]) -> str:
-    """The command reference as one Markdown table (``docs/commands.md``'s body)."""
+def markdown(commands: Iterable[Command], prefix: str = "/impsy/") -> str:
+    """The command reference as one Markdown table.
+
+    Named as OSC addresses (``prefix`` "/impsy/") for ``docs/commands.md``,
+    or by bare name (``prefix`` "") for the web API's page.
+    """
+    title = "OSC address" if prefix else "command"
     lines = [
-        "| OSC address | arguments, in order | does | older spellings |",
+        f"| {title} | arguments, in order | does | older spellings |",
         "| --- | --- | --- | --- |",
     ]
     for command in commands:
@@ -70,19 +75,20 @@ def markdown(commands: Iterable[Command]) -> str:
         if command.one_of:
             arguments += f"; at least one of {', '.join(command.one_of)}"
         aliases = ", ".join(f"`{alias}`" for alias in command.aliases)
-        lines.append(
-            f"| `/impsy/{command.name}` | {_cell(arguments)} | {_cell(command.doc)} | {aliases} |"
-        )
+        name = f"`{prefix}{command.name}`"
+        lines.append(f"| {name} | {_cell(arguments)} | {_cell(command.doc)} | {aliases} |")
     return "\n".join(lines) + "\n"
 
 
 def text(commands: Iterable[Command]) -> str:
-    """The command reference for a terminal: one command a line, then its arguments."""
+    """The command reference for a terminal: each command with its usage, then its arguments."""
     rows = list(commands)
     width = max((len(command.name) for command in rows), default=0)
     lines = []
     for command in rows:
         lines.append(f"{command.name:<{width}}  {command.doc}")
+        if command.args:
+            lines.append(f"{'':<{width}}    OSC: /impsy/{command.name} {command.usage()}")
         for arg in command.args:
             mark = "..." if arg.many else ("?" if arg.optional else "")
             lines.append(f"{'':<{width}}    {arg.name}{mark}: {arg.expected()}")

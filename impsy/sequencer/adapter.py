@@ -2,7 +2,10 @@
 
 ``SequencerAdapter.sequencer`` is the ``SequencerControl`` every front end
 uses; the composition root (``impsy.app``) hands it to the web UI and
-registers the ``seq/...`` rows of the command table on this adapter. What the
+registers the ``seq/...`` rows of the command table: playing and editing on
+the sequencer, files and the OSC status on this adapter (the file rows run
+its ``files``: ``impsy.sequencer.files.pattern_files.PatternFiles``, which
+owns the bank file and the patterns folder). What the
 adapter plays through comes in its constructor: the ``[osc]`` adapter (for
 tracks played over OSC) and the ``[midi]`` adapter (for following its MIDI
 clock). At start the adapter:
@@ -44,20 +47,11 @@ from impsy.errors import CommandError
 from impsy.ratelimit import RateLimitedWarning
 from impsy.sequencer.bridge import GridMapping, default_mapping
 from impsy.sequencer.control import SequencerEvent
-from impsy.sequencer.files.pattern_files import (
-    BANK_EXTENSIONS,
-    MIDI_EXTENSIONS,
-    PATTERNS_FOLDER,
-    Background,
-    midi_size_check,
-    named_file,
-    read_midi,
-    write_midi,
-)
-from impsy.sequencer.files.storage import BankFileError, load_bank, save_bank
+from impsy.sequencer.files.pattern_files import PatternFiles, startup_bank
 from impsy.sequencer.files.tempo_log import TempoLog, tempo_path
 from impsy.sequencer.pattern import Bank, Pattern, Track
-from impsy.sequencer.sequencer import NOTE_OFF, NOTE_ON, Sequencer
+from impsy.sequencer.sequencer import Sequencer
+from impsy.sequencer.voices import NOTE_OFF, NOTE_ON
 
 if TYPE_CHECKING:
     from impsy.config.schema import SequencerConfig
@@ -116,15 +110,9 @@ class SequencerAdapter(Adapter):
         self.mapping = GridMapping(
             config.mapping or default_mapping(dimension), config.note_low, config.note_high
         )
-        self.bank_path = Path(config.patterns).expanduser() if config.patterns else None
-        bank = initial_bank(config)
-        if self.bank_path is not None and self.bank_path.exists():
-            try:
-                bank = load_bank(self.bank_path)
-            except BankFileError as err:
-                log.warning("sequencer: %s; starting with an empty pattern", err)
+        bank_path = Path(config.patterns).expanduser() if config.patterns else None
         self.sequencer = Sequencer(
-            bank,
+            startup_bank(bank_path, initial_bank(config)),
             clock or LoopClock(),
             self._output,
             tempo=config.tempo,
@@ -152,7 +140,10 @@ class SequencerAdapter(Adapter):
         self._response_until: int | None = None
         self._warn = RateLimitedWarning()
         self.tempo_log: TempoLog | None = None
-        self._files = Background(self._file_failed)
+        self.files = PatternFiles(
+            self.sequencer, bank_path, self._file_failed, self._open_bank_outputs
+        )
+        """The bank file and the patterns folder; the ``seq/save``... rows reach it here."""
         self._opening: set[asyncio.Future[None]] = set()
 
     # ----------------------------------------------------------- lifecycle
@@ -176,7 +167,7 @@ class SequencerAdapter(Adapter):
     async def stop(self) -> None:
         if self.engine is None:
             return
-        await self._files.drain()  # MIDI files being written are finished
+        await self.files.drain()  # MIDI files being written are finished
         for task in list(self._opening):
             task.cancel()
         await asyncio.gather(*self._opening, return_exceptions=True)
@@ -439,102 +430,9 @@ class SequencerAdapter(Adapter):
         self.osc.send_message("/impsy/seq/histogram", list(late["histogram"]["counts"]))
 
     # -------------------------------------------------------------- files
-    @property
-    def patterns_folder(self) -> Path:
-        """Where commands' file names live: the bank file's folder, else ``./patterns``."""
-        return self.bank_path.parent if self.bank_path is not None else Path(PATTERNS_FOLDER)
-
-    def named_file(self, name: Any, extensions: tuple[str, ...], write: bool = False) -> Path:
-        """A file name from a command, as a path in ``patterns_folder`` (see ``pattern_files``)."""
-        return named_file(self.patterns_folder, name, extensions, write)
-
-    def save_named(self, name: str | None) -> Path:
-        """``seq/save``: the bank file, or ``name`` in the patterns folder.
-
-        An existing file there is only replaced when it is a bank: whatever
-        folder the bank lives in, a command cannot overwrite another file
-        (a ``config.toml`` beside it, say).
-        """
-        if name is None:
-            return self.save()
-        target = self.named_file(name, BANK_EXTENSIONS, write=True)
-        if target.exists() and target != self.bank_path:
-            try:
-                load_bank(target)
-            except BankFileError:
-                raise CommandError(
-                    f"{target} exists and is not a pattern bank; not overwriting it"
-                ) from None
-        return self.save(str(target))
-
-    def load_named(self, name: str | None) -> None:
-        """``seq/load``: the bank file, or ``name`` in the patterns folder."""
-        self.load(None if name is None else str(self.named_file(name, BANK_EXTENSIONS)))
-
-    def export_midi(self, name: str) -> Path:
-        """``seq/export_midi``: the song when one is set, else the current pattern, as SMF.
-
-        Written in a worker thread from a copy taken now; the path is returned at once.
-        """
-        target = self.named_file(name, MIDI_EXTENSIONS, write=True)
-        seq = self.sequencer
-        if seq.bank.song:
-            copies = {i: seq.bank.patterns[i].copy() for i in set(seq.bank.song)}
-            patterns, title = [copies[i] for i in seq.bank.song], "song"
-        else:
-            patterns, title = [seq.pattern.copy()], seq.pattern.name
-        self._files.run(
-            "cannot export a MIDI file",
-            write_midi,
-            patterns,
-            seq.tempo,
-            title,
-            target,
-            then=lambda path: log.info("sequencer: exported %s", path),
-        )
-        return target
-
-    def import_midi(self, name: str) -> Path:
-        """``seq/import_midi``: a MIDI file becomes a new pattern, appended and selected.
-
-        Read in a worker thread; the pattern joins the bank when it is ready.
-        """
-        source = self.named_file(name, MIDI_EXTENSIONS)
-        midi_size_check(source)
-
-        def add(pattern: Pattern) -> None:
-            index = self.sequencer.add_pattern(pattern)
-            self._open_bank_outputs()
-            log.info("sequencer: imported %s as pattern %d", source, index)
-
-        self._files.run("cannot import a MIDI file", read_midi, source, then=add)
-        return source
-
     def _file_failed(self, reason: str, detail: str) -> None:
+        """MIDI file work that failed after its command returned (``PatternFiles``)."""
         if self.engine is not None:
             self.engine.bad_input("sequencer", reason, detail)
         else:
             log.warning("sequencer: %s: %s", reason, detail)
-
-    def save(self, path: str | None = None) -> Path:
-        target = Path(path).expanduser() if path else self.bank_path
-        if target is None:
-            raise CommandError("no file: set [sequencer] patterns or give a path")
-        try:
-            saved = save_bank(self.sequencer.bank, target)
-        except BankFileError as err:
-            raise CommandError(str(err)) from None
-        log.info("sequencer: saved %s", saved)
-        return saved
-
-    def load(self, path: str | None = None) -> None:
-        target = Path(path).expanduser() if path else self.bank_path
-        if target is None:
-            raise CommandError("no file: set [sequencer] patterns or give a path")
-        try:
-            bank = load_bank(target)
-        except BankFileError as err:
-            raise CommandError(str(err)) from None
-        self.sequencer.load_bank(bank)
-        self._open_bank_outputs()
-        log.info("sequencer: loaded %s", target)

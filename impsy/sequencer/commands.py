@@ -15,6 +15,7 @@ can send a command cannot write or read anywhere else.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from impsy.engine.table import BOOL, FLOAT, INT, STR, Arg, Command
@@ -37,7 +38,7 @@ FILE_NAME = Arg("name", STR, "a bare file name in the patterns folder")
 
 
 def _optional(arg: Arg) -> Arg:
-    return Arg(arg.name, arg.kind, arg.doc, arg.low, arg.high, arg.above, optional=True)
+    return replace(arg, optional=True)
 
 
 def _track(seq: Sequencer, track: int | None) -> int:
@@ -72,6 +73,15 @@ def _row(name: str, doc: str, run: Any, *args: Arg, **extra: Any) -> Command:
     return Command(f"seq/{name}", doc, run, tuple(args), **extra)
 
 
+def _field(arg: Arg, doc: str) -> Command:
+    """``seq/<field> track step value``: one field of a step, as OSC has always sent it."""
+
+    def run(seq: Sequencer, step: int, track: int | None = None, **value: Any) -> None:
+        _step(seq, step, track, **value)
+
+    return _row(arg.name, doc, run, _optional(TRACK), STEP, arg)
+
+
 SEQUENCER_COMMANDS: tuple[Command, ...] = (
     _row("start", "play from the top (of the song, when one is set)",
          lambda a: a.start(), aliases=("start",)),
@@ -103,18 +113,10 @@ SEQUENCER_COMMANDS: tuple[Command, ...] = (
          _optional(TRACK), STEP, ON, _optional(NOTE), _optional(VELOCITY), _optional(GATE),
          _optional(PROBABILITY),
          one_of=("on", "note", "velocity", "gate", "probability"), aliases=("set_step",)),
-    _row("note", "a step's note",
-         lambda a, step, note, track=None: _step(a, step, track, note=note),
-         _optional(TRACK), STEP, NOTE),
-    _row("velocity", "a step's velocity",
-         lambda a, step, velocity, track=None: _step(a, step, track, velocity=velocity),
-         _optional(TRACK), STEP, VELOCITY),
-    _row("gate", "a step's length",
-         lambda a, step, gate, track=None: _step(a, step, track, gate=gate),
-         _optional(TRACK), STEP, GATE),
-    _row("probability", "the chance a step plays",
-         lambda a, step, probability, track=None: _step(a, step, track, probability=probability),
-         _optional(TRACK), STEP, PROBABILITY),
+    _field(NOTE, "a step's note"),
+    _field(VELOCITY, "a step's velocity"),
+    _field(GATE, "a step's length"),
+    _field(PROBABILITY, "the chance a step plays"),
     _row("mute", "mute a track (1) or unmute it (0); without on it toggles",
          lambda a, track=None, on=None: a.mute(_track(a, track), on),
          _optional(TRACK), ON, aliases=("mute",)),
@@ -142,19 +144,23 @@ SEQUENCER_COMMANDS: tuple[Command, ...] = (
 )  # fmt: skip
 """Playing and editing: rows run on the ``Sequencer`` itself."""
 
-BANK_COMMANDS: tuple[Command, ...] = (
+FILE_COMMANDS: tuple[Command, ...] = (
     _row("save", "save the bank: [sequencer] patterns, or name.json/.toml in the patterns folder",
-         lambda a, name=None: a.save_named(name), _optional(FILE_NAME)),
+         lambda files, name=None: files.save_named(name), _optional(FILE_NAME)),
     _row("load", "load a bank: [sequencer] patterns, or name.json/.toml in the patterns folder",
-         lambda a, name=None: a.load_named(name), _optional(FILE_NAME)),
+         lambda files, name=None: files.load_named(name), _optional(FILE_NAME)),
     _row("export_midi", "the song (when set) or the current pattern as name.mid",
-         lambda a, name: a.export_midi(name), FILE_NAME),
+         lambda files, name: files.export_midi(name), FILE_NAME),
     _row("import_midi", "name.mid (or .midi) as a new pattern, appended and selected",
-         lambda a, name: a.import_midi(name), FILE_NAME),
-    _row("status", "/impsy/seq/status (tempo, playing, playhead, lateness) and "
-         "/impsy/seq/histogram to the OSC client", lambda a: a.send_status()),
+         lambda files, name: files.import_midi(name), FILE_NAME),
 )  # fmt: skip
-"""Files and the OSC status: rows run on the ``SequencerAdapter``, which has the folder
-and the OSC client."""
+"""Files: rows run on the patterns folder
+(``impsy.sequencer.files.pattern_files.PatternFiles``)."""
 
-ALL_SEQUENCER_COMMANDS = SEQUENCER_COMMANDS + BANK_COMMANDS
+STATUS_COMMANDS: tuple[Command, ...] = (
+    _row("status", "/impsy/seq/status (tempo, playing, playhead, lateness) and "
+         "/impsy/seq/histogram to the OSC client", lambda adapter: adapter.send_status()),
+)  # fmt: skip
+"""The status: runs on the ``SequencerAdapter``, which has the OSC client."""
+
+ALL_SEQUENCER_COMMANDS = SEQUENCER_COMMANDS + FILE_COMMANDS + STATUS_COMMANDS

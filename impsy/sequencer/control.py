@@ -2,20 +2,23 @@
 
 ``SequencerControl`` is the one interface those front ends code against;
 ``impsy.sequencer.sequencer.Sequencer`` implements it. Every method runs on the
-event loop; a bad argument raises ``impsy.engine.core.CommandError`` whose
-message is meant for the person who sent it. Tracks and steps are 0-based.
+event loop. Values arrive typed and in range from the command table
+(``impsy.sequencer.commands``); what depends on the sequencer's state (a step
+past the end of a track, nothing to undo) raises ``impsy.errors.CommandError``,
+whose message is meant for the person who sent it. Tracks and steps are 0-based.
 
 Beyond the protocol, ``Sequencer`` also has ``set_recording(on)`` (live mode),
 ``set_cursor(step)`` and ``cursor`` (step mode), ``set_song(indexes)``,
 ``place_model_note(notes, velocity, cc)``, ``load_bank(bank)``, ``bank`` and
-``pattern``; the adapter has ``save(path)``/``load(path)`` and ``controllers``.
+``pattern``; the adapter has ``files`` (``save(path)``/``load(path)``, and the
+named files of ``seq/save``...) and ``controllers``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 EVENT_KINDS: tuple[str, ...] = ("playhead", "edit", "transport", "ghosts", "pattern", "tempo")
 EDIT_MODES: tuple[str, ...] = ("step", "live")
@@ -38,6 +41,16 @@ class SequencerEvent:
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class StepChanges(TypedDict, total=False):
+    """What ``set_step`` may change in a step; a field left out (or None) stays as it is."""
+
+    on: bool | None
+    notes: int | tuple[int, ...] | list[int] | None
+    velocity: int | None
+    gate: float | None
+    probability: float | None
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from impsy.config import ConfigError, load_config_text
+from impsy.config import ConfigError, load_config_text, with_overrides
 
 CC8 = ", ".join(f'["control_change", 1, {n}]' for n in range(1, 9))
 TEXT = f"""
@@ -28,7 +28,8 @@ def config():
 
 def test_overrides_replace_values_and_leave_the_original_alone() -> None:
     original = config()
-    changed = original.with_overrides(
+    changed = with_overrides(
+        original,
         mode="filter",
         threshold=2,
         input_thru=True,
@@ -56,19 +57,19 @@ def test_overrides_replace_values_and_leave_the_original_alone() -> None:
 
 def test_none_means_not_given() -> None:
     original = config()
-    assert original.with_overrides(mode=None, dimension=None) == original
+    assert with_overrides(original, mode=None, dimension=None) == original
 
 
 def test_model_file_override_accepts_a_path_and_empty_means_no_model() -> None:
     assert (
-        config().with_overrides(model_file=Path("models/b.tflite")).model.file == "models/b.tflite"
+        with_overrides(config(), model_file=Path("models/b.tflite")).model.file == "models/b.tflite"
     )
-    assert config().with_overrides(model_file="").model.file is None
+    assert with_overrides(config(), model_file="").model.file is None
 
 
 def test_dimension_override_that_breaks_mappings_is_refused() -> None:
     with pytest.raises(ConfigError) as caught:
-        config().with_overrides(dimension=4)
+        with_overrides(config(), dimension=4)
     message = str(caught.value)
     assert message.startswith('configs/x.toml (with overrides dimension=4): [midi] input."K": ')
     assert "has 8 entries" in message and "expected exactly 3" in message
@@ -76,19 +77,19 @@ def test_dimension_override_that_breaks_mappings_is_refused() -> None:
 
 def test_override_message_shows_a_path_as_written() -> None:
     with pytest.raises(ConfigError, match=r"\(with overrides model_file='m.tflite', dimension=5\)"):
-        config().with_overrides(model_file=Path("m.tflite"), dimension=5)
+        with_overrides(config(), model_file=Path("m.tflite"), dimension=5)
 
 
 def test_bad_override_value_is_reported_like_a_bad_file_value() -> None:
     with pytest.raises(ConfigError, match=r"\[model\] timescale: expected a number greater than 0"):
-        config().with_overrides(timescale=-1)
+        with_overrides(config(), timescale=-1)
 
 
 def test_override_creates_a_missing_section() -> None:
     plain = load_config_text("", "empty.toml")
-    assert plain.with_overrides(mode="battle").interaction.mode == "battle"
+    assert with_overrides(plain, mode="battle").interaction.mode == "battle"
 
 
 def test_unknown_override_name_is_a_programming_error() -> None:
     with pytest.raises(TypeError, match="cannot override colour"):
-        config().with_overrides(colour="red")
+        with_overrides(config(), colour="red")

@@ -114,16 +114,19 @@ def test_swap_model_refuses_another_dimension(tmp_path):
 
 
 def test_end_response_hands_the_floor_back_and_waits_for_the_next_call(tmp_path):
+    """Over real UDP; counted at the engine, since a datagram sent just before the hand-back
+    may still be on its way to the peer (the exact timing is in test_timing.py)."""
+
     async def scenario(engine, peer):  # noqa: ANN001, ANN202
         peer.send("/interface", *GESTURE)
         await peer.wait_for("/impsy", 2, timeout=2.0)
         assert engine.responding
         engine.end_response()
         assert not engine.responding
-        count = len(peer.messages("/impsy"))
+        count = engine.counters.outputs
         await asyncio.sleep(0.4)  # longer than the threshold: no new call, so no answer
-        return count, len(peer.messages("/impsy"))
+        return count, engine.counters.outputs, engine.responding
 
-    before, after = play("callresponse", scenario, tmp_path)
+    before, after, responding = play("callresponse", scenario, tmp_path)
     assert before >= 2
-    assert after == before
+    assert after == before and not responding

@@ -1,5 +1,9 @@
 """The engine end to end over real OSC sockets on 127.0.0.1, in each mode.
 
+The exact timing of every mode is tested on a manual clock in
+``test_timing.py``; these runs check the same modes through real sockets,
+the real loop and a model on a worker thread.
+
 impsy runs in this process on its own event loop (the loop `impsy run` uses),
 with the bundled dimension-9 model; a real UDP peer plays the controller and
 the synth.
@@ -237,23 +241,6 @@ def test_model_on_a_worker_thread_plays_in_every_mode(mode, tmp_path):
         return engine.counters.model_errors
 
     assert play(mode, scenario, tmp_path, threaded=True) == 0
-
-
-def test_polyphony_answers_out_of_order_are_all_silenced_by_pause(tmp_path):
-    """A later gesture with a shorter dt plays first; pausing must still stop the earlier one."""
-    import numpy as np
-
-    async def scenario(engine, peer):  # noqa: ANN001, ANN202
-        engine.set_timescale(1.0)
-        now = asyncio.get_running_loop().time()
-        engine._schedule_answer(np.array([0.3, *GESTURE]), now)  # due in 300 ms
-        engine._schedule_answer(np.array([0.02, *GESTURE]), now)  # due in 20 ms
-        await peer.wait_for("/impsy", 1)
-        engine.set_paused(True)
-        await asyncio.sleep(0.4)
-        return len(peer.messages("/impsy"))
-
-    assert play("polyphony", scenario, tmp_path) == 1
 
 
 def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):

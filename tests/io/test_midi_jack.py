@@ -27,10 +27,10 @@ import rtmidi
 from impsy.app import RunOptions, build_engine
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
-from impsy.engine.pipeline import InputState
 from impsy.errors import ImpsyError
 from impsy.io.midi.adapter import MidiAdapter
 from impsy.io.midi.backend import CallbackSlot, dispose, new_input
+from impsy.mapping.pipeline import InputState
 from tests.paths import ROOT
 
 MODEL = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"

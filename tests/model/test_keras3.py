@@ -13,7 +13,6 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("keras_mdn_layer", reason="needs the train extra (keras-mdn-layer + TF)")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402

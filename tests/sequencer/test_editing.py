@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 
 from impsy.clock import ManualClock
+from impsy.engine.table import CommandTable
 from impsy.errors import CommandError
 from impsy.mapping.spec import ControlChange, NoteOn, NoteVelocity
 from impsy.sequencer.bridge import GridMapping, default_mapping, fold
+from impsy.sequencer.commands import SEQUENCER_COMMANDS
 from impsy.sequencer.control import SequencerControl, SequencerEvent
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import START_DELAY_S, Sequencer
@@ -56,7 +58,7 @@ def test_toggle_and_set_step_edit_notify_and_report_gestures() -> None:
     step = seq.pattern.tracks[0].steps[3]
     assert (step.notes, step.velocity, step.gate, step.probability) == ((64,), 90, 2.0, 0.5)
     assert gestures == [(60, 100, {}), (64, 90, {})]
-    seq.set_step(0, 3, notes=[60, 64, 67.0])  # a chord; Pure Data's whole floats are fine
+    seq.set_step(0, 3, notes=[60, 64, 67])  # a chord
     assert step is not seq.pattern.tracks[0].steps[3]
     assert seq.pattern.tracks[0].steps[3].notes == (60, 64, 67)
 
@@ -66,23 +68,48 @@ def test_toggle_and_set_step_edit_notify_and_report_gestures() -> None:
     [
         (lambda s: s.toggle_step(1, 0), "track must be 0-0"),
         (lambda s: s.toggle_step(0, 16), "step must be 0-15"),
-        (lambda s: s.toggle_step(0, 1.5), "whole number"),
-        (lambda s: s.set_step(0, 0, velocity=0), "velocity"),
-        (lambda s: s.set_step(0, 0, notes=128), "notes"),
-        (lambda s: s.set_step(0, 0, gate=0), "gate"),
-        (lambda s: s.set_step(0, 0, probability=1.5), "probability"),
-        (lambda s: s.set_edit_mode("jam"), "edit mode"),
+        (lambda s: s.set_step(0, 16, velocity=90), "step must be 0-15"),
+        (lambda s: s.mute(3), "track must be 0-0"),
+        (lambda s: s.set_cursor(16), "step must be 0-15"),
         (lambda s: s.select_pattern(5), "pattern must be"),
+        (lambda s: s.set_song([0, 1]), "song entries"),
         (lambda s: s.undo(), "nothing to undo"),
         (lambda s: s.accept_ghosts(), "no ghost"),
     ],
 )
-def test_bad_arguments_raise_command_errors_and_change_nothing(call, message) -> None:  # noqa: ANN001
+def test_what_depends_on_the_bank_is_refused_by_the_sequencer(call, message) -> None:  # noqa: ANN001
     seq, *_ = make()
-    before = seq.bank.to_dict()
+    before = (seq.bank.to_dict(), seq.snapshot())
     with pytest.raises(CommandError, match=message):
         call(seq)
-    assert seq.bank.to_dict() == before
+    assert (seq.bank.to_dict(), seq.snapshot()) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        ("seq/toggle", [0, 1.5], "seq/toggle: step must be a whole number"),
+        ("seq/toggle", [0, "3"], "seq/toggle: step must be an integer"),
+        ("seq/step", {"track": 0, "step": 0, "velocity": 0}, "velocity must be an integer 1-127"),
+        ("seq/step", {"track": 0, "step": 0, "note": 128}, "note must be an integer 0-127"),
+        ("seq/step", {"track": 0, "step": 0, "gate": 0}, "gate must be a positive number"),
+        ("seq/step", {"track": 0, "step": 0, "probability": 1.5}, "probability must be"),
+        ("seq/key", [60, 0], "velocity must be an integer 1-127"),
+        ("seq/mode", ["jam"], "mode must be one of step, live"),
+        ("seq/pattern", [-1], "pattern must be an integer of at least 0"),
+    ],
+)
+def test_bad_arguments_are_refused_by_the_command_table_and_change_nothing(
+    command: str, args: list | dict, message: str
+) -> None:
+    seq, _, sent, gestures, events = make()
+    table = CommandTable()
+    table.register(SEQUENCER_COMMANDS, seq)
+    before = (seq.bank.to_dict(), seq.snapshot())
+    with pytest.raises(CommandError, match=message):
+        table.call(command, args)
+    assert (seq.bank.to_dict(), seq.snapshot()) == before
+    assert sent == gestures == events == []
 
 
 def test_undo_reverts_every_edit_in_order() -> None:

@@ -92,7 +92,7 @@ def test_a_port_first_named_by_a_bank_loaded_mid_run_is_opened(jack, tmp_path) -
 
     async def scenario(engine, adapter):  # noqa: ANN001, ANN202
         assert adapter.ports is None, "nothing to open at start"
-        adapter.load(str(bank_file))
+        adapter.files.load(str(bank_file))
         await carried(adapter, "seq-late-bank", synth)
         seq = adapter.sequencer
         seq.set_step(0, 0, on=True, notes=40, velocity=90)

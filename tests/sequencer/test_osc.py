@@ -8,6 +8,7 @@ OSC-played tracks as ``/impsy/seq/play track note velocity``.
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import mido
@@ -55,6 +56,9 @@ def play(scenario, tmp_path: Path, **options):  # noqa: ANN001, ANN003, ANN201
         performance = build(config, RunOptions(logdir=tmp_path))
         engine = performance.engine
         await performance.start()
+        # As ``impsy run`` does once everything is loaded: a full collection of the
+        # test session's heap (hundreds of ms) would stall the grid and skip steps.
+        gc.freeze()
         peer = await OscPeer.open(client, server)
         adapter = performance.adapters[-1]
         try:
@@ -62,6 +66,7 @@ def play(scenario, tmp_path: Path, **options):  # noqa: ANN001, ANN003, ANN201
         finally:
             peer.close()
             await engine.stop()
+            gc.unfreeze()
 
     return impsy_loop.run(main())
 

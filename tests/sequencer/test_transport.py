@@ -10,8 +10,10 @@ from __future__ import annotations
 import pytest
 
 from impsy.clock import ManualClock
+from impsy.engine.table import CommandTable
 from impsy.errors import CommandError
 from impsy.sequencer import midiclock
+from impsy.sequencer.commands import SEQUENCER_COMMANDS
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import START_DELAY_S, Sequencer
 
@@ -73,6 +75,13 @@ def make(*tracks: Track, **options) -> tuple[Sequencer, ManualClock, Recorder]: 
 START = T0 + START_DELAY_S
 
 
+def commands(seq: Sequencer) -> CommandTable:
+    """The ``seq/...`` rows run on ``seq``, as ``impsy.app`` registers them."""
+    table = CommandTable()
+    table.register(SEQUENCER_COMMANDS, seq)
+    return table
+
+
 def test_steps_play_on_the_grid_with_note_offs_at_the_gate() -> None:
     seq, clock, rec = make(four_on_the_floor(), tempo=120)
     seq.start()
@@ -111,13 +120,16 @@ def test_tempo_change_keeps_position_and_never_drifts() -> None:
         assert t == pytest.approx(times[5] + n * 0.25, abs=1e-9)
 
 
-def test_tempo_range_is_checked() -> None:
+def test_tempo_range_is_checked_by_the_command_table() -> None:
     seq, _, _ = make(every_step())
+    table = commands(seq)
     for bad in (19.9, 301, float("nan"), "fast"):
-        with pytest.raises(CommandError):
-            seq.set_tempo(bad)
-    seq.set_tempo(300)
-    assert seq.tempo == 300
+        with pytest.raises(CommandError, match="seq/tempo: bpm must be a number 20-300"):
+            table.call("seq/tempo", [bad])
+        assert seq.tempo == 120
+    for bpm in (300, 20):
+        table.call("seq/tempo", [bpm])
+        assert seq.tempo == bpm
 
 
 def test_swing_delays_odd_sixteenths_by_a_fraction_of_a_step() -> None:
@@ -126,8 +138,44 @@ def test_swing_delays_odd_sixteenths_by_a_fraction_of_a_step() -> None:
     clock.run_until(START + 0.5 - 1e-6)
     offsets = [round(t - START, 9) for t, _ in rec.ons()]
     assert offsets == [0.0, 0.125 + 0.0625, 0.25, 0.375 + 0.0625]
-    with pytest.raises(CommandError):
-        seq.set_swing(0.8)
+
+
+def test_swing_moves_only_the_odd_steps_of_even_resolutions() -> None:
+    """Triplets (3 a beat) and quarter notes (1 a beat) stay on the straight grid."""
+    sixteenths = every_step("sixteenths", note=40)
+    triplets = every_step("triplets", note=50, steps=12)
+    triplets.steps_per_beat = 3
+    quarters = every_step("quarters", note=60, steps=4)
+    quarters.steps_per_beat = 1
+    seq, clock, rec = make(sixteenths, triplets, quarters, tempo=120, swing=0.5)
+    seq.start()
+    clock.run_until(START + 4.0 - 1e-6)  # two bars of 0.5 s beats
+
+    def grid(per_beat: int, count: int, swing: float = 0.0) -> list[float]:
+        step = 0.5 / per_beat
+        return [START + n * step + (swing * step if n % 2 else 0.0) for n in range(count)]
+
+    assert [t for t, _ in rec.ons(1)] == pytest.approx(grid(3, 24), abs=1e-9)
+    assert [t for t, _ in rec.ons(2)] == pytest.approx(grid(1, 8), abs=1e-9)
+    assert [t for t, _ in rec.ons(0)] == pytest.approx(grid(4, 32, swing=0.5), abs=1e-9)
+
+
+def test_the_documented_maximum_swing_is_accepted_through_the_command_table() -> None:
+    seq, clock, rec = make(every_step(), tempo=120)
+    table = commands(seq)
+    table.call("seq/swing", [0.75])
+    assert seq.swing == 0.75
+    for bad in (0.76, 0.8, -0.01):
+        before = seq.snapshot()
+        with pytest.raises(CommandError, match="seq/swing: swing must be a number 0-0.75"):
+            table.call("seq/swing", [bad])
+        assert seq.snapshot() == before
+    assert seq.swing == 0.75
+    seq.start()
+    clock.run_until(START + 0.5 - 1e-6)
+    step = 0.125
+    expected = [START, START + step * 1.75, START + step * 2, START + step * 3.75]
+    assert [t for t, _ in rec.ons()] == pytest.approx(expected, abs=1e-9)
 
 
 def test_pattern_switch_waits_for_the_next_bar() -> None:

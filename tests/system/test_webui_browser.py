@@ -534,7 +534,6 @@ def write_tiny_dataset(path: Path) -> None:
 
 
 def test_training_shows_progress_and_its_model_is_hot_swapped_in(run, open_page):
-    pytest.importorskip("keras_mdn_layer", reason="needs the train extra (keras-mdn-layer + TF)")
     write_tiny_dataset(run.cwd / "datasets" / "tiny-9d.npz")
     run.send(*[("/interface", *([i / 40] * 8)) for i in range(40)])
     page = open_page(run, "training")

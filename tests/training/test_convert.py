@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("keras_mdn_layer", reason="needs the train extra (keras-mdn-layer + TF)")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from click.testing import CliRunner  # noqa: E402

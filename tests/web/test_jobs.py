@@ -16,8 +16,6 @@ from impsy.web.context import JOBS
 from impsy.web.jobs import parse_epoch
 from tests.web.test_api import GESTURE, ROOT, run, served
 
-pytest.importorskip("keras_mdn_layer", reason="needs the train extra (keras-mdn-layer + TF)")
-
 DATASET = ROOT / "tests" / "data" / "training-dataset-9d.npz"
 TINY = {"modelsize": "xxs", "numepochs": 1, "batchsize": 16, "sequence_length": 8, "seed": 1}
 

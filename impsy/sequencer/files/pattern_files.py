@@ -1,12 +1,14 @@
 """The files that commands name: bare names in the patterns folder, MIDI work off the loop.
 
-Anyone who can send OSC (or reach the web UI) can send a file name, so a
-command never takes a path: only a bare name with an allowed extension,
-looked up in one folder (``named_file``). Reading and writing MIDI files
-goes through mido, which takes milliseconds for a big pattern (tens the
-first time, while mido loads), so it runs in a worker thread
-(``Background``) on a copy of the patterns, and only the result comes back
-to the loop.
+``PatternFiles`` is what ``seq/save``, ``seq/load``, ``seq/export_midi`` and
+``seq/import_midi`` run: it owns the bank file (``[sequencer] patterns``) and
+the patterns folder beside it. Anyone who can send OSC (or reach the web UI)
+can send a file name, so a command never takes a path: only a bare name with
+an allowed extension, looked up in that one folder (``named_file``). Reading
+and writing MIDI files goes through mido, which takes milliseconds for a big
+pattern (tens the first time, while mido loads), so it runs in a worker
+thread (``Background``) on a copy of the patterns, and only the result comes
+back to the loop.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from impsy.errors import CommandError
-from impsy.sequencer.pattern import Pattern
+from impsy.sequencer.files.storage import BankFileError, load_bank, save_bank
+from impsy.sequencer.pattern import Bank, Pattern
+
+if TYPE_CHECKING:
+    from impsy.sequencer.sequencer import Sequencer
 
 log = logging.getLogger("impsy")
 
@@ -150,3 +156,137 @@ class Background:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
             await asyncio.sleep(0)  # let the done callbacks run
+
+
+def startup_bank(path: Path | None, empty: Bank) -> Bank:
+    """The bank in ``path`` when there is one; else (or when it cannot be read) ``empty``."""
+    if path is None or not path.exists():
+        return empty
+    try:
+        return load_bank(path)
+    except BankFileError as err:
+        log.warning("sequencer: %s; starting with an empty pattern", err)
+        return empty
+
+
+class PatternFiles:
+    """The sequencer's bank file and patterns folder, as the file commands see them.
+
+    ``report(reason, detail)`` hears of MIDI work that failed after its
+    command returned (see ``Background``); ``loaded()`` runs after a bank or
+    a pattern joined the sequencer, so the ports its tracks name are opened.
+    """
+
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        bank_path: Path | None,
+        report: Callable[[str, str], None],
+        loaded: Callable[[], None],
+    ) -> None:
+        self.sequencer = sequencer
+        self.bank_path = bank_path
+        self.loaded = loaded
+        self._work = Background(report)
+
+    @property
+    def folder(self) -> Path:
+        """Where commands' file names live: the bank file's folder, else ``./patterns``."""
+        return self.bank_path.parent if self.bank_path is not None else Path(PATTERNS_FOLDER)
+
+    def named_file(self, name: Any, extensions: tuple[str, ...], write: bool = False) -> Path:
+        """A file name from a command, as a path in ``folder`` (see ``named_file``)."""
+        return named_file(self.folder, name, extensions, write)
+
+    def save_named(self, name: str | None) -> Path:
+        """``seq/save``: the bank file, or ``name`` in the patterns folder.
+
+        An existing file there is only replaced when it is a bank: whatever
+        folder the bank lives in, a command cannot overwrite another file
+        (a ``config.toml`` beside it, say).
+        """
+        if name is None:
+            return self.save()
+        target = self.named_file(name, BANK_EXTENSIONS, write=True)
+        if target.exists() and target != self.bank_path:
+            try:
+                load_bank(target)
+            except BankFileError:
+                raise CommandError(
+                    f"{target} exists and is not a pattern bank; not overwriting it"
+                ) from None
+        return self.save(str(target))
+
+    def load_named(self, name: str | None) -> None:
+        """``seq/load``: the bank file, or ``name`` in the patterns folder."""
+        self.load(None if name is None else str(self.named_file(name, BANK_EXTENSIONS)))
+
+    def save(self, path: str | None = None) -> Path:
+        """The bank to ``path`` (any path: for code, not commands), else to the bank file."""
+        target = self._bank_file(path)
+        try:
+            saved = save_bank(self.sequencer.bank, target)
+        except BankFileError as err:
+            raise CommandError(str(err)) from None
+        log.info("sequencer: saved %s", saved)
+        return saved
+
+    def load(self, path: str | None = None) -> None:
+        """The bank in ``path`` (any path: for code, not commands), else in the bank file."""
+        target = self._bank_file(path)
+        try:
+            bank = load_bank(target)
+        except BankFileError as err:
+            raise CommandError(str(err)) from None
+        self.sequencer.load_bank(bank)
+        self.loaded()
+        log.info("sequencer: loaded %s", target)
+
+    def _bank_file(self, path: str | None) -> Path:
+        target = Path(path).expanduser() if path else self.bank_path
+        if target is None:
+            raise CommandError("no file: set [sequencer] patterns or give a path")
+        return target
+
+    def export_midi(self, name: str) -> Path:
+        """``seq/export_midi``: the song when one is set, else the current pattern, as SMF.
+
+        Written in a worker thread from a copy taken now; the path is returned at once.
+        """
+        target = self.named_file(name, MIDI_EXTENSIONS, write=True)
+        seq = self.sequencer
+        if seq.bank.song:
+            copies = {i: seq.bank.patterns[i].copy() for i in set(seq.bank.song)}
+            patterns, title = [copies[i] for i in seq.bank.song], "song"
+        else:
+            patterns, title = [seq.pattern.copy()], seq.pattern.name
+        self._work.run(
+            "cannot export a MIDI file",
+            write_midi,
+            patterns,
+            seq.tempo,
+            title,
+            target,
+            then=lambda path: log.info("sequencer: exported %s", path),
+        )
+        return target
+
+    def import_midi(self, name: str) -> Path:
+        """``seq/import_midi``: a MIDI file becomes a new pattern, appended and selected.
+
+        Read in a worker thread; the pattern joins the bank when it is ready.
+        """
+        source = self.named_file(name, MIDI_EXTENSIONS)
+        midi_size_check(source)
+
+        def add(pattern: Pattern) -> None:
+            index = self.sequencer.add_pattern(pattern)
+            self.loaded()
+            log.info("sequencer: imported %s as pattern %d", source, index)
+
+        self._work.run("cannot import a MIDI file", read_midi, source, then=add)
+        return source
+
+    async def drain(self) -> None:
+        """Wait for the MIDI files being read or written (at stop: no half-written files)."""
+        await self._work.drain()

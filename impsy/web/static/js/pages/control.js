@@ -49,7 +49,7 @@ export function mount(root) {
     onchange: (event) => {
       const wanted = event.target.checked;
       event.target.checked = !wanted; // shown as the server answers, not as clicked
-      apply({ paused: wanted });
+      apply({ pause: wanted });
     },
   });
   const currentMode = h("output", { "aria-label": "current mode" }, "–");

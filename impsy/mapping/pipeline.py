@@ -14,9 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from impsy.dataset.logs import INTERFACE
-
-__all__ = ["INTERFACE", "InputState", "Interaction"]
+__all__ = ["InputState", "Interaction"]
 
 
 class Interaction(NamedTuple):

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from impsy.engine.pipeline import INTERFACE, InputState
+from impsy.dataset.logs import INTERFACE
 from impsy.mapping.midi import MidiDecoder
+from impsy.mapping.pipeline import InputState
 from impsy.mapping.spec import ControlChange, NoteOn
 
 

@@ -1,0 +1,138 @@
+"""The model's lane: its predictions on the model track's grid, or proposed as ghosts.
+
+A prediction that arrives while the sequencer plays is pulled toward the
+next step boundary of the model track (``quantise`` percent of the way,
+swing included) and sounds there for ``model_gate`` steps. With
+``ghost_steps`` the newest predictions are instead kept as ghost steps:
+heard as the playhead passes them, shown, and written into the pattern only
+when a person accepts them (one undo entry for all). Stopped, a prediction
+sounds at once. Ghosts belong to the pattern they were proposed on: a
+switch to another pattern drops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from impsy.errors import CommandError
+from impsy.sequencer.events import Notifier
+from impsy.sequencer.pattern import Track
+from impsy.sequencer.state import State
+from impsy.sequencer.transport import Transport
+from impsy.sequencer.voices import Voices
+
+
+@dataclass
+class Ghost:
+    """A step the model proposes, not yet in the pattern."""
+
+    notes: tuple[int, ...]
+    velocity: int
+    cc: dict[int, int]
+
+
+@dataclass(eq=False)
+class ModelLane:
+    """Where the model's notes go on the grid."""
+
+    state: State
+    transport: Transport
+    voices: Voices
+    events: Notifier
+    remember: Callable[[int], None]
+    """Keeps a track for undo before the ghosts are written into it (the editor's)."""
+    model_track: int = 0
+    quantise: float = 100.0
+    """How far toward the next step a prediction is pulled, in percent."""
+    ghost_steps: int = 0
+    """Keep this many predictions as ghost steps instead of playing them; 0: play them."""
+    model_gate: float = 1.0
+    """How long the model's notes sound, in steps."""
+    ghosts: dict[int, Ghost] = field(default_factory=dict)
+    """Step -> ghost, oldest first."""
+
+    def place(
+        self, notes: tuple[int, ...], velocity: int, cc: dict[int, int] | None, now: float
+    ) -> None:
+        """A prediction arriving at ``now``: a ghost, or a note quantised toward the next
+        step of the model track (stopped: a note at once)."""
+        tracks = self.state.pattern.tracks
+        if not 0 <= self.model_track < len(tracks):
+            return
+        index = self.model_track
+        track = tracks[index]
+        cc = cc or {}
+        transport = self.transport
+        if not transport.playing:
+            gate_s = self.model_gate * 60.0 / (transport.timeline.bpm * track.steps_per_beat)
+            self._sound(index, notes, velocity, cc, now, gate_s)
+            return
+        boundary, step = transport.next_boundary(index, now)
+        if self.ghost_steps > 0:
+            self.ghosts[step] = Ghost(tuple(notes), velocity, dict(cc))
+            while len(self.ghosts) > self.ghost_steps:
+                del self.ghosts[next(iter(self.ghosts))]
+            self.events.emit("ghosts", ghosts=self.ghost_list())
+            return
+        when = now + (boundary - now) * self.quantise / 100.0
+        gate_s = self.model_gate * transport.step_s(track)
+        self.voices.later(when, lambda: self._sound(index, notes, velocity, cc, when, gate_s))
+
+    def _sound(
+        self,
+        index: int,
+        notes: tuple[int, ...],
+        velocity: int,
+        cc: dict[int, int],
+        when: float,
+        gate_s: float,
+    ) -> None:
+        """On the model track of the pattern current when it is due, if that is audible."""
+        tracks = self.state.pattern.tracks
+        if index >= len(tracks) or not self.state.audible(tracks[index]):
+            return
+        self.voices.play(
+            index, tracks[index], tuple(notes), velocity, when, gate_s, cc=cc, model=True
+        )
+
+    def play_ghost(self, index: int, track: Track, step: int, deadline: float) -> None:
+        """A step that is off came due: its ghost, if it has one, is heard."""
+        ghost = self.ghosts.get(step) if index == self.model_track else None
+        if ghost is not None:
+            gate_s = self.model_gate * self.transport.step_s(track)
+            self.voices.play(
+                index, track, ghost.notes, ghost.velocity, deadline, gate_s, model=True
+            )
+
+    def ghost_list(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "track": self.model_track,
+                "step": step,
+                "notes": list(g.notes),
+                "velocity": g.velocity,
+            }
+            for step, g in sorted(self.ghosts.items())
+        ]
+
+    def accept(self) -> None:
+        """Write the ghosts into the model track: one undo entry for all of them."""
+        if not self.ghosts:
+            raise CommandError("no ghost steps to accept")
+        index = self.model_track
+        self.remember(index)
+        track = self.state.pattern.tracks[index]
+        for position, ghost in self.ghosts.items():
+            if position < track.length:
+                step = track.steps[position]
+                step.on, step.notes, step.velocity = True, ghost.notes, ghost.velocity
+                step.cc.update(ghost.cc)
+        self.ghosts.clear()
+        self.events.emit("edit", track=index, step=-1, muted=track.muted, solo=track.solo)
+        self.events.emit("ghosts", ghosts=[])
+
+    def reject(self) -> None:
+        self.ghosts.clear()
+        self.events.emit("ghosts", ghosts=[])
