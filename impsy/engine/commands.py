@@ -9,24 +9,22 @@ controller profiles' ``set_mode``, ``set_pitemp`` and ``set_sigmatemp``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from impsy.config.modes import MODES, canonical_mode
+from impsy.engine.core import Engine
 from impsy.engine.table import BOOL, FLOAT, STR, Arg, Command
 
-if TYPE_CHECKING:
-    from impsy.engine.core import Engine
 
-
-def _setting(name: str, doc: str, unit: str, aliases: tuple[str, ...] = ()) -> Command:
-    """A positive number the engine keeps: ``engine.set_<name>(value)``."""
-    return Command(
-        name,
-        doc,
-        lambda engine, value: getattr(engine, f"set_{name}")(value),
-        (Arg("value", FLOAT, unit, above=0.0),),
-        aliases=aliases,
-    )
+def _setting(
+    name: str,
+    doc: str,
+    setter: Callable[[Engine, float], None],
+    unit: str,
+    aliases: tuple[str, ...] = (),
+) -> Command:
+    """A positive number the engine keeps, set by ``setter(engine, value)``."""
+    return Command(name, doc, setter, (Arg("value", FLOAT, unit, above=0.0),), aliases=aliases)
 
 
 def _pause(engine: Engine, on: bool | None = None) -> None:
@@ -62,15 +60,27 @@ ENGINE_COMMANDS: tuple[Command, ...] = (
     _setting(
         "pitemp",
         "mixture temperature: higher picks less likely components (more variety)",
+        Engine.set_pitemp,
         "the temperature",
         ("set_pitemp",),
     ),
     _setting(
         "sigmatemp",
         "sampling spread: higher gives wilder values",
+        Engine.set_sigmatemp,
         "the temperature",
         ("set_sigmatemp",),
     ),
-    _setting("timescale", "multiplies the model's time gaps (2 plays half as fast)", "the factor"),
-    _setting("threshold", "callresponse: seconds of silence before the model answers", "seconds"),
+    _setting(
+        "timescale",
+        "multiplies the model's time gaps (2 plays half as fast)",
+        Engine.set_timescale,
+        "the factor",
+    ),
+    _setting(
+        "threshold",
+        "callresponse: seconds of silence before the model answers",
+        Engine.set_threshold,
+        "seconds",
+    ),
 )

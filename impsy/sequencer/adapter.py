@@ -157,7 +157,7 @@ class SequencerAdapter(Adapter):
             else:
                 log.warning("sequencer: clock = follow but no MIDI input to follow")
         await self._start_controllers(engine)
-        event_log = getattr(engine, "event_log", None)
+        event_log = engine.event_log
         if event_log is not None:
             self.tempo_log = TempoLog(tempo_path(event_log.path))
             self.sequencer.add_listener(self._tempo_event)
