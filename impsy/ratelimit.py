@@ -13,10 +13,15 @@ log = logging.getLogger("impsy")
 
 
 class RateLimitedWarning:
-    """Log the first warning of each kind, then a summary at most every ``interval`` s."""
+    """Log the first warning of each kind, then a summary at most every ``interval`` s.
 
-    def __init__(self, interval: float = 5.0) -> None:
+    ``level`` is the logging level of the lines (a warning by default; news
+    such as clients connecting is information, rate-limited all the same).
+    """
+
+    def __init__(self, interval: float = 5.0, level: int = logging.WARNING) -> None:
         self.interval = interval
+        self.level = level
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
@@ -28,5 +33,5 @@ class RateLimitedWarning:
             return
         extra = self._suppressed.pop(key, 0)
         suffix = f" ({extra} more like this since the last warning)" if extra else ""
-        log.warning("%s%s", message, suffix)
+        log.log(self.level, "%s%s", message, suffix)
         self._last[key] = now

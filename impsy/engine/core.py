@@ -199,8 +199,23 @@ class Engine:
         self._handle(interaction.model_input, interaction.values, now)
 
     def user_values(self, values: Sequence[float], source: str = "") -> None:
-        """A dense gesture: all of x_1..x_n at once (OSC, serial)."""
+        """A dense gesture: all of x_1..x_n at once (OSC, serial).
+
+        The model and the log take values in [0, 1]; a sender may send anything
+        finite (OSC doubles and 64-bit integers such as -9.2e18). Such values are
+        clipped into [0, 1] before the log and the model, counted in
+        ``clipped_input`` and reported (rate-limited), so a wild controller
+        cannot write nonsense into the training data.
+        """
         now = self.clock.now()
+        if min(values) < 0.0 or max(values) > 1.0:
+            self.counters.clipped_input += 1
+            self._warn.warn(
+                f"{source}:clipped",
+                f"{source or 'input'}: values outside [0, 1] clipped into it: "
+                f"{[float(v) for v in values]!r}"[:200],
+            )
+            values = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
         interaction = self.pipeline.apply_dense(values, now)
         self._handle(interaction.model_input, interaction.values, now)
 

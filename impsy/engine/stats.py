@@ -52,6 +52,8 @@ class Counters:
     """Input datagrams the OS dropped because impsy's receive buffer was full."""
     shed_predictions: int = 0
     """Polyphony gestures logged but not answered while input was backlogged (a flood)."""
+    clipped_input: int = 0
+    """Gestures with a value outside [0, 1], clipped into it before the log and the model."""
     lateness: Ring = field(default_factory=Ring)
     inference: Ring = field(default_factory=Ring)
 
@@ -69,6 +71,7 @@ class Counters:
             "log_rows": self.log_rows,
             "dropped_by_kernel": self.dropped_by_kernel,
             "shed_predictions": self.shed_predictions,
+            "clipped_input": self.clipped_input,
             "lateness_p50_ms": late50 * 1e3,
             "lateness_p99_ms": late99 * 1e3,
             "lateness_max_ms": self.lateness.max() * 1e3,

@@ -18,6 +18,7 @@ handler; an older spelling that users rely on stays as an alias of the row.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -205,6 +206,43 @@ class Command:
             text = f"{arg.name}..." if arg.many else arg.name
             parts.append(f"[{text}]" if arg.optional or arg.many else text)
         return " ".join(parts)
+
+
+class Pending:
+    """The outcome of a command that finishes later (a file read on a worker thread).
+
+    A handler returns one instead of a value when its work goes on after it
+    returns. Whoever sent the command hears how it ended, whatever the
+    rate limit on warnings: OSC replies to the sender when it is done, the web
+    API waits for it. The value is what the work produced (a pattern index, a
+    path); a failure is a ``CommandError`` saying why.
+    """
+
+    def __init__(self, future: asyncio.Future[object]) -> None:
+        self.future = future
+        # Nobody may ever ask (a plain OSC sender that does not listen): the failure
+        # is reported elsewhere, so asyncio must not also warn it was never retrieved.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    def then(self, callback: Callable[[object, CommandError | None], None]) -> None:
+        """``callback(value, None)`` when the work is done, ``(None, error)`` when it failed."""
+
+        def finished(done: asyncio.Future[object]) -> None:
+            if done.cancelled():
+                return
+            error = done.exception()
+            if error is None:
+                callback(done.result(), None)
+            elif isinstance(error, CommandError):
+                callback(None, error)
+            else:
+                callback(None, CommandError(f"{type(error).__name__}: {error}"))
+
+        self.future.add_done_callback(finished)
+
+    async def wait(self) -> object:
+        """The value, or the ``CommandError`` saying why the work failed."""
+        return await asyncio.shield(self.future)
 
 
 @dataclass(frozen=True)

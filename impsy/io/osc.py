@@ -8,7 +8,8 @@ on ``/impsy f…`` (configurable, since IMPSY's README says ``/prediction``).
 every command the run's features add (``/impsy/seq/tempo f``). This adapter
 never checks an argument itself. A command that answers (``/impsy/status``)
 replies to the sender with ``/impsy/<name>`` and alternating name/value
-arguments.
+arguments; one that finishes later (``/impsy/seq/import_midi``) replies
+``/impsy/<name> done <what>`` or ``/impsy/<name> failed <why>`` when it has.
 
 Datagrams are parsed with python-osc; outgoing float vectors are packed
 directly (a fixed layout, so one ``struct.pack`` instead of a builder). The
@@ -31,6 +32,7 @@ import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from impsy.engine.ports import Adapter
+from impsy.engine.table import Pending
 from impsy.errors import CommandError
 from impsy.io.osc_guard import BUNDLE_PREFIX, LIBRARY_WARNINGS, bundle_problem
 from impsy.ratelimit import RateLimitedWarning
@@ -342,6 +344,19 @@ class OSCAdapter(Adapter):
             return
         if command.reply and isinstance(result, dict) and self.transport is not None:
             self.transport.sendto(encode_message(f"/impsy/{command.name}", pairs(result)), sender)
+        elif isinstance(result, Pending):
+            # Work that finishes later (a MIDI file read): the sender hears how it ended.
+            address = f"/impsy/{command.name}"
+            result.then(lambda value, error: self._answer(sender, address, value, error))
+
+    def _answer(
+        self, sender: tuple[str, int], address: str, value: object, error: Exception | None
+    ) -> None:
+        """``address done <value>`` or ``address failed <why>`` to whoever asked."""
+        if self.transport is None:
+            return
+        args = ["failed", str(error)] if error is not None else ["done", str(value)]
+        self.transport.sendto(encode_message(address, args), sender)
 
 
 def pairs(values: dict[str, Any]) -> list[Any]:

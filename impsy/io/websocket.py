@@ -22,9 +22,13 @@ A browser lets any web page open a WebSocket to localhost, so a page the
 performer happens to visit could play into impsy. Browsers always say where
 a page comes from (the ``Origin`` header), so the handshake is refused with
 403 unless that origin is local (``localhost``, ``127.0.0.1``, ``[::1]``, any
-port; ``null`` for a page opened from a file) or listed in ``[websocket]
-origins`` (``"*"`` allows any). Clients that are not browsers (Python, Pd,
-phone apps) send no ``Origin`` and are unaffected.
+port) or listed in ``[websocket] origins`` (``"*"`` allows any). The origin
+``null`` is refused unless listed: browsers send it for pages opened from a
+file, but also from sandboxed iframes, ``data:`` URLs and some redirects,
+which any web page can make. Clients that are not browsers (Python, Pd,
+phone apps) send no ``Origin`` and are unaffected. Clients connecting and
+leaving are reported at most once per 5 s per kind, so a crowd of them (or
+an attack) cannot flood the terminal.
 """
 
 from __future__ import annotations
@@ -64,9 +68,11 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...] = ()) -> bool:
-    """Whether a handshake's ``Origin`` may connect: none, local, or listed."""
-    if origin is None or origin == "null" or "*" in allowed or origin in allowed:
+    """Whether a handshake's ``Origin`` may connect: none, local, or listed (``null`` too)."""
+    if origin is None or "*" in allowed or origin in allowed:
         return True
+    if origin == "null":
+        return False
     try:
         host = urlsplit(origin).hostname
     except ValueError:
@@ -94,6 +100,7 @@ class WebSocketAdapter(Adapter):
         self._decoder = MidiDecoder(config.input)
         self._encoder = WebSocketEncoder(config.output)
         self._warn = RateLimitedWarning()
+        self._news = RateLimitedWarning(level=logging.INFO)  # clients coming and going
 
     async def start(self, engine: Engine) -> None:
         self.engine = engine
@@ -168,7 +175,7 @@ class WebSocketAdapter(Adapter):
     # --------------------------------------------------------------- input
     async def _serve_client(self, connection: ServerConnection) -> None:
         self.clients.add(connection)
-        log.info("websocket: client %s connected", _peer(connection))
+        self._news.warn("connected", f"websocket: client {_peer(connection)} connected")
         try:
             async for message in connection:
                 try:
@@ -179,7 +186,7 @@ class WebSocketAdapter(Adapter):
             pass  # a client going away is normal
         finally:
             self.clients.discard(connection)
-            log.info("websocket: client %s disconnected", _peer(connection))
+            self._news.warn("disconnected", f"websocket: client {_peer(connection)} disconnected")
 
     def _received(self, message: str | bytes) -> None:
         engine = self.engine

@@ -10,6 +10,8 @@ computed from the anchor, never by adding up intervals.
 
 from __future__ import annotations
 
+import math
+
 from impsy.sequencer.midiclock import PPQN
 
 TICKS_PER_BAR = 4 * PPQN
@@ -42,6 +44,16 @@ class Timeline:
         self.tick0 = self.tick_at(when)
         self.t0 = when
         self.bpm = bpm
+
+
+def nearest(position: float) -> int:
+    """The nearest whole step (or tick) to ``position``; exactly half way rounds up.
+
+    Python's ``round`` rounds half to even (1.5 -> 2 but 2.5 -> 2), which piles
+    evenly spaced notes half a step off the grid into chords on every other
+    step; half up keeps them apart, one per step, always later.
+    """
+    return math.floor(position + 0.5)
 
 
 def ticks_per_step(steps_per_beat: int) -> int:

@@ -32,7 +32,13 @@ from impsy.sequencer.events import Notifier
 from impsy.sequencer.lateness import LatenessStats
 from impsy.sequencer.pattern import Pattern, Track
 from impsy.sequencer.state import State
-from impsy.sequencer.timeline import TICKS_PER_BAR, Timeline, swing_ticks, ticks_per_step
+from impsy.sequencer.timeline import (
+    TICKS_PER_BAR,
+    Timeline,
+    nearest,
+    swing_ticks,
+    ticks_per_step,
+)
 from impsy.sequencer.voices import Voices
 
 CLOCK_SOURCES = ("internal", "master", "follow")
@@ -226,7 +232,7 @@ class Transport:
         """The step of track ``index`` nearest to ``now`` (before or after it)."""
         track = self.state.pattern.tracks[index]
         offset = self.timeline.tick_at(now) - self._pattern_tick
-        return round(offset / ticks_per_step(track.steps_per_beat)) % track.length
+        return nearest(offset / ticks_per_step(track.steps_per_beat)) % track.length
 
     def next_boundary(self, index: int, now: float) -> tuple[float, int]:
         """The time and step of the next step boundary of track ``index``, swing included."""

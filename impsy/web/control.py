@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from impsy.engine.reference import describe_table
+from impsy.engine.table import Pending
 from impsy.errors import CommandError
 from impsy.web.context import CTX
 from impsy.web.files import resolve_name
@@ -74,6 +75,17 @@ def apply_control(commands: CommandTable, body: dict[str, Any]) -> None:
             raise BadRequest(str(err)) from None
 
 
+async def run_command(commands: CommandTable, name: str, args: Any) -> Any:
+    """One command's result; for work that finishes later, its outcome (waited for)."""
+    try:
+        result = commands.call(name, args)
+        if isinstance(result, Pending):
+            result = await result.wait()
+    except CommandError as err:
+        raise BadRequest(str(err)) from None
+    return result
+
+
 def _result(value: Any) -> Any:
     """A command's return value as JSON (a path as text; anything else unknown as null)."""
     if isinstance(value, Path):
@@ -104,11 +116,9 @@ async def post_command(request: web.Request) -> web.Response:
     name, args = body.get("name"), body.get("args", [])
     if not isinstance(name, str) or not name:
         raise BadRequest(f'expected a command name such as "mode", got {name!r}')
-    try:
-        result = commands.call(name, args)
-    except CommandError as err:
-        raise BadRequest(str(err)) from None
-    return reply({"result": _result(result), "status": status_body(ctx)})
+    return reply(
+        {"result": _result(await run_command(commands, name, args)), "status": status_body(ctx)}
+    )
 
 
 def _sequencer(ctx: WebContext) -> Any:
@@ -130,10 +140,7 @@ async def post_sequencer(request: web.Request) -> web.Response:
     action, args = body.get("action"), body.get("args", [])
     if not isinstance(action, str) or not action or "/" in action:
         raise BadRequest(f'expected an action name such as "start", got {action!r}')
-    try:
-        result = require_commands(ctx).call(f"seq/{action}", args)
-    except CommandError as err:
-        raise BadRequest(str(err)) from None
+    result = await run_command(require_commands(ctx), f"seq/{action}", args)
     return reply({"result": _result(result), "snapshot": sequencer.snapshot()})
 
 

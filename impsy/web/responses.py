@@ -1,8 +1,12 @@
 """JSON in and out, and the one place a handler's failure becomes an answer.
 
-Every error is ``{"error": "..."}``; an unexpected exception is logged
-(rate-limited) and answered 500, and never travels further: the
-performance sharing the loop must not notice a broken page.
+Every error is ``{"error": "..."}``; a body aiohttp's parsers refuse (a
+malformed multipart upload) is the client's 4xx; an unexpected exception
+is logged (rate-limited) and answered 500, and never travels further: the
+performance sharing the loop must not notice a broken page. A request too
+malformed to reach any handler (no ``Host`` header) is answered 400 by
+aiohttp, and ``quiet_malformed_requests`` turns the traceback it would log
+into one rate-limited line.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import math
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from impsy.ratelimit import RateLimitedWarning
 from impsy.web.security import Handler, error
@@ -73,10 +78,42 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if err.status < 400:
             raise
         return error(err.status, err.reason if err.text is None else _reason(err))
+    except HttpProcessingError as err:  # aiohttp's parsers refusing the body (a bad multipart)
+        status = err.code if 400 <= err.code < 500 else 400
+        return error(status, f"malformed request: {err.message.strip()}")
     except Exception as err:  # a broken handler must not reach the engine
         _warn.warn(f"web:{request.path}", f"web UI: {request.method} {request.path} failed: {err}")
         log.debug("web UI handler failed", exc_info=True)
         return error(500, f"internal error: {err}")
+
+
+class _MalformedRequests(logging.Filter):
+    """Drops aiohttp's traceback for a request it refused before any handler ran.
+
+    aiohttp answers such a request (no ``Host`` header, bytes that are not
+    HTTP) with 400 and logs the parser's exception with its traceback, on the
+    performer's terminal and once per request: a network client could flood
+    the console. One rate-limited line says it instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        peer = record.args[0] if isinstance(record.args, tuple) and record.args else "a client"
+        reason = (error.message or type(error).__name__).strip().splitlines()[-1].strip()
+        _warn.warn("malformed", f"web UI: refused a malformed HTTP request from {peer}: {reason}")
+        return False
+
+
+_QUIET = _MalformedRequests()
+
+
+def quiet_malformed_requests() -> None:
+    """Install the filter above on aiohttp's server log (once; calling again does nothing)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if _QUIET not in server_log.filters:
+        server_log.addFilter(_QUIET)
 
 
 def _reason(err: web.HTTPException) -> str:

@@ -40,13 +40,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_LENGTH = 16
+"""Shortest token accepted when other machines can reach the web UI: guessing one of
+16 random URL-safe characters takes ~10^28 tries; a one-letter token takes 64."""
+MAKE_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+
+
 def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve beyond this machine without a token."""
-    if not is_loopback(host) and not token:
+    """Refuse to serve beyond this machine without a token, or with one easy to guess."""
+    if is_loopback(host):
+        return
+    if not token:
         raise ImpsyError(
             f"[webui] host is {host!r}, which other machines can reach, but [webui] token "
             'is not set; set [webui] token = "<a long random string>" (every request must '
-            'then carry it), or use host = "127.0.0.1"'
+            f'then carry it; make one with {MAKE_TOKEN}), or use host = "127.0.0.1"'
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ImpsyError(
+            f"[webui] token is {len(token)} characters, too easy to guess for host {host!r}, "
+            f"which other machines can reach; use at least {MIN_TOKEN_LENGTH} (make one with "
+            f'{MAKE_TOKEN}), or use host = "127.0.0.1"'
         )
 
 

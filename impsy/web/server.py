@@ -19,7 +19,7 @@ from impsy.errors import ImpsyError
 from impsy.web import config_api, control, files, jobs, static
 from impsy.web.context import CTX, JOBS, JSON_LIMIT, LIVE
 from impsy.web.live import LiveFeed
-from impsy.web.responses import error_middleware, reply
+from impsy.web.responses import error_middleware, quiet_malformed_requests, reply
 from impsy.web.security import check_bind, security_middleware
 from impsy.web.status import status_body
 
@@ -86,6 +86,7 @@ class WebServer:
         """Listen on ``ctx.host:ctx.port``; ImpsyError (one line) if that is not possible."""
         ctx = self.ctx
         check_bind(ctx.host, ctx.token)
+        quiet_malformed_requests()
         self.app = build_app(ctx)
         runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0

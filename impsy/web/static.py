@@ -37,7 +37,7 @@ def static_root() -> Path:
 def static_file(relative: str) -> Path:
     """The packaged file at ``relative``, or BadRequest(404) for anything else."""
     parts = relative.split("/")
-    if not relative or any(not p or p.startswith(".") or "\\" in p for p in parts):
+    if not relative or any(not p or p.startswith(".") or "\\" in p or "\0" in p for p in parts):
         raise BadRequest("no such page", 404)
     root = static_root().resolve()
     path = root.joinpath(*parts)

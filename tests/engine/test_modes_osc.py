@@ -212,6 +212,19 @@ def test_bad_datagrams_are_counted_not_logged_and_do_not_stop_the_server(tmp_pat
     assert len(log_rows(tmp_path)) == 1
 
 
+def test_wild_numbers_in_interface_are_clipped_counted_and_logged_in_range(tmp_path):
+    """A 64-bit integer and a huge float are valid OSC but not values in [0, 1]."""
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        peer.send("/interface", -9_200_000_000_000_000_000, 1e30, *GESTURE[2:])
+        return await peer.status()
+
+    status = play("useronly", scenario, tmp_path)
+    assert (status["events_in"], status["clipped_input"], status["bad_input"]) == (1, 1, 0)
+    (row,) = log_rows(tmp_path)
+    assert [float(v) for v in row[2:]] == pytest.approx([0.0, 1.0, *GESTURE[2:]], abs=1e-6)
+
+
 def test_callresponse_release_stops_the_player_before_next_deadline(tmp_path):
     """After the user takes over, nothing the model had queued is played."""
 

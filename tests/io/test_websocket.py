@@ -8,6 +8,7 @@ collects whatever the server broadcasts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 import time
@@ -245,21 +246,24 @@ def test_a_foreign_web_page_cannot_connect_but_local_pages_and_plain_clients_can
     async def scenario(engine, adapter, port):  # noqa: ANN001, ANN202
         with pytest.raises(InvalidStatus) as refused:
             await Client.open(port, origin="https://evil.example")
+        # null: sandboxed iframes, data: URLs and some redirects send it, not only files
+        with pytest.raises(InvalidStatus) as refused_null:
+            await Client.open(port, origin="null")
         allowed = [
             await Client.open(port),  # no Origin: Python, Pd, phone apps
             await Client.open(port, origin="http://localhost:8000"),
             await Client.open(port, origin="http://127.0.0.1"),
-            await Client.open(port, origin="null"),  # a page opened from a file
         ]
         await allowed[1].send("/channel/1/noteon/60/100")
         await asyncio.sleep(0.1)
         for client in allowed:
             await client.close()
-        return refused.value.response.status_code, engine.status()
+        codes = (refused.value.response.status_code, refused_null.value.response.status_code)
+        return codes, engine.status()
 
-    status, engine_status = play("useronly", scenario, tmp_path)
-    assert status == 403
-    assert engine_status["bad_input"] == 1
+    codes, engine_status = play("useronly", scenario, tmp_path)
+    assert codes == (403, 403)
+    assert engine_status["bad_input"] == 2
     assert engine_status["events_in"] == 1
 
 
@@ -269,5 +273,24 @@ def test_origins_listed_in_the_config_are_allowed():
     assert not origin_allowed("https://band.example")
     assert origin_allowed("https://band.example", ("https://band.example",))
     assert origin_allowed("https://anything.example", ("*",))
+    assert not origin_allowed("null"), "a sandboxed page or data: URL, unless listed"
+    assert origin_allowed("null", ("null",))
     assert not origin_allowed("http://localhost.evil.example")
     assert not origin_allowed("http://[bad")
+
+
+def test_a_crowd_of_clients_connecting_prints_a_few_lines_not_one_each(tmp_path, caplog):
+    """Two hundred clients coming and going: one line each way, then a count, not 400 lines."""
+
+    async def scenario(engine, adapter, port):  # noqa: ANN001, ANN202
+        for _ in range(200):
+            client = await Client.open(port)
+            await client.close()
+        await asyncio.sleep(0.1)
+        return engine.status()
+
+    with caplog.at_level(logging.INFO, logger="impsy"):
+        play("useronly", scenario, tmp_path)
+    lines = [r.getMessage() for r in caplog.records if "websocket: client" in r.getMessage()]
+    assert 2 <= len(lines) <= 4, lines
+    assert any("connected" in line for line in lines)

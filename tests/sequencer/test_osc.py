@@ -342,3 +342,28 @@ def test_the_runs_tempo_is_recorded_beside_its_log_for_export_session(tmp_path) 
     written, rows = export_session(log, tmp_path / "run.mid")
     heard = [m.tempo for m in mido.MidiFile(written) if m.type == "set_tempo"]
     assert heard[0] == mido.bpm2tempo(240.0) and heard[-1] == mido.bpm2tempo(92.0)
+
+
+def test_whoever_asks_for_an_import_hears_how_it_ended_whatever_the_rate_limit(tmp_path) -> None:
+    """Two failed imports within 5 s: the warning is rate-limited, the answers are not."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "junk.mid").write_bytes(b"not a MIDI file at all" * 10)
+    (folder / "empty.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x00\x01\xe0")
+    plain_midi(folder / "good.mid", [(0, 40), (2, 43)])
+
+    async def scenario(engine, adapter, peer):  # noqa: ANN001, ANN202
+        for name in ("junk.mid", "empty.mid", "good.mid"):
+            peer.send("/impsy/seq/import_midi", name)
+        answers = await peer.wait_for("/impsy/seq/import_midi", 3)
+        peer.send("/impsy/seq/export_midi", "out.mid")
+        (exported,) = await peer.wait_for("/impsy/seq/export_midi", 1)
+        return answers, exported, engine.counters.bad_input
+
+    answers, exported, bad = play(scenario, tmp_path, sequencer=f'patterns = "{folder}/b.json"')
+    failed = sorted(a[1] for a in answers if a[0] == "failed")
+    assert len(failed) == 2 and bad == 2
+    assert "junk.mid" in failed[0] + failed[1] and "empty.mid" in failed[0] + failed[1]
+    assert ["done", "1"] in answers, "the good file became pattern 1"
+    assert exported[0] == "done" and exported[1].endswith("out.mid")
+    assert (folder / "out.mid").exists()

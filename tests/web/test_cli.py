@@ -95,6 +95,28 @@ def test_impsy_run_refuses_an_open_web_ui_without_a_token(tmp_path):
     assert "listening" not in result.stdout
 
 
+def test_impsy_run_refuses_a_short_token_on_an_open_web_ui(tmp_path):
+    config = write_config(tmp_path / "config.toml", 'host = "0.0.0.0"\ntoken = "x"')
+    result = subprocess.run(
+        [*IMPSY, "run", "-c", str(config), "-l", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "[webui] token is 1 characters" in line and "at least 16" in line
+    assert "secrets.token_urlsafe" in line and "listening" not in result.stdout
+
+
+def test_a_short_token_is_fine_on_loopback_and_a_long_one_anywhere():
+    from impsy.web.security import check_bind
+
+    check_bind("127.0.0.1", "x")
+    check_bind("0.0.0.0", "s" * 16)
+
+
 def test_run_with_the_web_ui_never_imports_tensorflow(tmp_path):
     config = write_config(tmp_path / "c.toml", f"port = {free_tcp_port()}")
     script = f"""

@@ -104,3 +104,34 @@ def test_a_failing_handler_answers_500_and_the_performance_goes_on(tmp_path):
             assert status == 200 and body["events_in"] == 1
 
     run(main())
+
+
+def test_an_import_from_the_browser_answers_with_its_outcome(tmp_path):
+    """The page hears how a MIDI import ended: the new pattern, or why it failed."""
+    import mido
+
+    async def main():  # noqa: ANN202
+        folder = tmp_path / "patterns"
+        folder.mkdir()
+        (folder / "junk.mid").write_bytes(b"not MIDI" * 20)
+        midi = mido.MidiFile(type=0)
+        track = mido.MidiTrack(
+            [mido.Message("note_on", note=60, velocity=90), mido.Message("note_off", note=60)]
+        )
+        midi.tracks.append(track)
+        midi.save(folder / "good.mid")
+        extra = f'{SEQUENCER}patterns = "{folder}/bank.json"\n'
+        async with served(tmp_path, config_extra=extra) as web:
+            bad = await web.send(
+                "POST", "/api/sequencer", json={"action": "import_midi", "args": ["junk.mid"]}
+            )
+            good = await web.send(
+                "POST", "/api/sequencer", json={"action": "import_midi", "args": ["good.mid"]}
+            )
+            return bad, good
+
+    (bad_status, bad_body), (good_status, good_body) = run(main())
+    assert bad_status == 400 and "junk.mid" in bad_body["error"]
+    assert "not a readable Standard MIDI File" in bad_body["error"]
+    assert good_status == 200 and good_body["result"] == 1
+    assert good_body["snapshot"]["selected_pattern"] == 1

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from impsy.engine.table import Pending
 from impsy.errors import CommandError
 from impsy.sequencer.files.storage import BankFileError, load_bank, save_bank
 from impsy.sequencer.pattern import Bank, Pattern
@@ -112,8 +113,10 @@ class Background:
 
     A failure (a file that is not MIDI, a full disk) comes after the command
     has returned, so it goes to ``report(reason, detail)`` (the engine's
-    bad input count and rate-limited warning). Without a running loop (a
-    script) the work runs at once and raises.
+    bad input count and rate-limited warning), and to whoever sent the
+    command through the ``Pending`` outcome ``run`` returns (OSC replies to
+    the sender, the web API answers), whatever the warning rate limit. Without
+    a running loop (a script) the work runs at once and raises.
     """
 
     def __init__(self, report: Callable[[str, str], None]) -> None:
@@ -126,30 +129,32 @@ class Background:
         work: Callable[..., Any],
         *args: Any,
         then: Callable[[Any], object] | None = None,
-    ) -> None:
+    ) -> Pending | object:
+        """Start ``work(*args)``; the outcome is what ``then`` returns (or the work's result)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             result = work(*args)
-            if then is not None:
-                then(result)
-            return
+            return then(result) if then is not None else result
         future = loop.run_in_executor(None, work, *args)
+        outcome: asyncio.Future[object] = loop.create_future()
         self._pending.add(future)
 
         def finished(done: asyncio.Future[Any]) -> None:
             self._pending.discard(done)
             try:
                 result = done.result()
-                if then is not None:
-                    then(result)
+                outcome.set_result(then(result) if then is not None else result)
             except CommandError as err:
                 self.report(reason, str(err))
+                outcome.set_exception(CommandError(f"{reason}: {err}"))
             except Exception as err:  # a bug must not go unseen, nor stop the music
                 log.exception("sequencer: %s failed", reason)
                 self.report(reason, f"{type(err).__name__}: {err}")
+                outcome.set_exception(CommandError(f"{reason}: {type(err).__name__}: {err}"))
 
         future.add_done_callback(finished)
+        return Pending(outcome)
 
     async def drain(self) -> None:
         """Wait for the work under way (at stop: no half-written files)."""
@@ -248,10 +253,10 @@ class PatternFiles:
             raise CommandError("no file: set [sequencer] patterns or give a path")
         return target
 
-    def export_midi(self, name: str) -> Path:
+    def export_midi(self, name: str) -> Pending | object:
         """``seq/export_midi``: the song when one is set, else the current pattern, as SMF.
 
-        Written in a worker thread from a copy taken now; the path is returned at once.
+        Written in a worker thread from a copy taken now; the outcome is the path written.
         """
         target = self.named_file(name, MIDI_EXTENSIONS, write=True)
         seq = self.sequencer
@@ -260,32 +265,37 @@ class PatternFiles:
             patterns, title = [copies[i] for i in seq.bank.song], "song"
         else:
             patterns, title = [seq.pattern.copy()], seq.pattern.name
-        self._work.run(
+
+        def written(path: Path) -> str:
+            log.info("sequencer: exported %s", path)
+            return str(path)
+
+        return self._work.run(
             "cannot export a MIDI file",
             write_midi,
             patterns,
             seq.tempo,
             title,
             target,
-            then=lambda path: log.info("sequencer: exported %s", path),
+            then=written,
         )
-        return target
 
-    def import_midi(self, name: str) -> Path:
+    def import_midi(self, name: str) -> Pending | object:
         """``seq/import_midi``: a MIDI file becomes a new pattern, appended and selected.
 
-        Read in a worker thread; the pattern joins the bank when it is ready.
+        Read in a worker thread; the pattern joins the bank when it is ready, and
+        the outcome is its index.
         """
         source = self.named_file(name, MIDI_EXTENSIONS)
         midi_size_check(source)
 
-        def add(pattern: Pattern) -> None:
+        def add(pattern: Pattern) -> int:
             index = self.sequencer.add_pattern(pattern)
             self.loaded()
             log.info("sequencer: imported %s as pattern %d", source, index)
+            return index
 
-        self._work.run("cannot import a MIDI file", read_midi, source, then=add)
-        return source
+        return self._work.run("cannot import a MIDI file", read_midi, source, then=add)
 
     async def drain(self) -> None:
         """Wait for the MIDI files being read or written (at stop: no half-written files)."""

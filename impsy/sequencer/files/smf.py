@@ -9,8 +9,11 @@ with their velocity and gate; step CCs are sent at the step's start.
 
 Import reads any SMF (type 0 or 1): notes are grouped by track and channel,
 each group becomes a sequencer track, and note starts are quantised to the
-nearest step (``steps_per_beat``); notes landing on one step become a chord
-(the step takes the loudest velocity and the longest gate). The track
+nearest step (``steps_per_beat``; a note exactly half way goes to the later
+step); notes landing on one step become a chord (the step takes the loudest
+velocity and the longest gate). A file timed in SMPTE frames (real time, not
+beats) is placed on the grid through its first tempo (120 BPM when it sets
+none), as a DAW importing it at that tempo would. The track
 length is the file's length rounded up to whole bars, at most ``MAX_STEPS``
 (64; notes past it are left out).
 
@@ -41,6 +44,7 @@ from impsy.sequencer.pattern import (
     Step,
     Track,
 )
+from impsy.sequencer.timeline import nearest
 
 if TYPE_CHECKING:
     import mido
@@ -190,7 +194,10 @@ def load_pattern(path: str | Path, steps_per_beat: int = 4, name: str | None = N
         midi = mido.MidiFile(path)
     except (OSError, ValueError, EOFError, KeyError, IndexError) as err:
         raise SmfError(f"{path}: not a readable Standard MIDI File ({err})") from None
-    return midi_to_pattern(midi, steps_per_beat, name or Path(path).stem)
+    try:
+        return midi_to_pattern(midi, steps_per_beat, name or Path(path).stem)
+    except SmfError as err:  # name the file: the reason alone does not say which
+        raise SmfError(f"{path}: {err}") from None
 
 
 def midi_to_pattern(midi: mido.MidiFile, steps_per_beat: int = 4, name: str = "") -> Pattern:
@@ -200,7 +207,7 @@ def midi_to_pattern(midi: mido.MidiFile, steps_per_beat: int = 4, name: str = ""
         )
     if midi.type == 2:
         raise SmfError("type 2 MIDI files (independent sequences) are not supported")
-    resolution = midi.ticks_per_beat
+    resolution = ticks_per_beat(midi)
     groups, file_end, title = _read_groups(midi)
     if not groups:
         raise SmfError("the MIDI file has no notes")
@@ -217,6 +224,33 @@ def midi_to_pattern(midi: mido.MidiFile, steps_per_beat: int = 4, name: str = ""
         return pattern.validate(pattern.name)
     except PatternError as err:
         raise SmfError(f"the MIDI file does not make a valid pattern: {err}") from None
+
+
+DEFAULT_TEMPO_US = 500_000  # 120 BPM, the SMF default
+SMPTE_RATES = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
+"""Frames per second by the SMPTE format byte (29: drop-frame 29.97)."""
+
+
+def ticks_per_beat(midi: mido.MidiFile) -> float:
+    """The file's ticks per beat; for an SMPTE division, through its first tempo.
+
+    mido reports an SMPTE division (frames per second and ticks per frame) as
+    a negative ``ticks_per_beat``; used as it is, every note would land on a
+    negative step. Its ticks are real time, so a beat is as many ticks as the
+    tempo's beat lasts.
+    """
+    division = midi.ticks_per_beat
+    if division > 0:
+        return float(division)
+    raw = division & 0xFFFF
+    frames, per_frame = 256 - (raw >> 8), raw & 0xFF
+    if frames not in SMPTE_RATES or per_frame == 0:
+        raise SmfError(f"an SMPTE time division this file cannot have ({frames} fps)")
+    tempo = next(
+        (m.tempo for track in midi.tracks for m in track if m.type == "set_tempo"),
+        DEFAULT_TEMPO_US,
+    )
+    return SMPTE_RATES[frames] * per_frame * tempo / 1_000_000
 
 
 def _read_groups(midi: mido.MidiFile) -> tuple[list[_Group], int, str]:
@@ -274,7 +308,7 @@ def _group_track(group: _Group, spb: int, step_ticks: float, length: int) -> Tra
     steps = [Step() for _ in range(length)]
     chords: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
     for begin, end, note, velocity in group.notes:
-        index = round(begin / step_ticks)
+        index = nearest(begin / step_ticks)
         if index >= length:
             continue
         gate = min(MAX_GATE, max((end - begin) / step_ticks, 0.001))
@@ -288,7 +322,7 @@ def _group_track(group: _Group, spb: int, step_ticks: float, length: int) -> Tra
             gate=max(g for _, _, g in chord),
         )
     for tick, control, value in group.controls:
-        index = round(tick / step_ticks)
+        index = nearest(tick / step_ticks)
         if index < length and steps[index].on:
             steps[index].cc[control] = value
     for index, probability in settings.get("probability", {}).items():

@@ -147,3 +147,70 @@ def test_unreadable_and_empty_files_are_clear_errors(tmp_path):
     mido.MidiFile().save(empty)
     with pytest.raises(SmfError, match="no notes"):
         load_pattern(empty)
+
+
+def smpte_file(path, seconds: list[float], tempo_bpm: float | None = None):  # noqa: ANN001, ANN201
+    """A type 0 file timed in SMPTE frames: 25 fps x 40 ticks = 1000 ticks a second.
+
+    mido cannot write an SMPTE division, so the file is written with ticks per
+    beat 1000 and the two division bytes are then set to SMPTE's (-25, 40).
+    """
+    midi = mido.MidiFile(type=0, ticks_per_beat=1000)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    if tempo_bpm is not None:
+        track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=0))
+    now = 0
+    for second in seconds:
+        tick = round(second * 1000)
+        track.append(mido.Message("note_on", note=60, velocity=100, time=tick - now))
+        track.append(mido.Message("note_off", note=60, velocity=0, time=100))
+        now = tick + 100
+    midi.save(path)
+    raw = bytearray(path.read_bytes())
+    raw[12:14] = bytes([0xE7, 40])  # -25 frames per second, 40 ticks per frame
+    path.write_bytes(bytes(raw))
+    assert mido.MidiFile(path).ticks_per_beat < 0, "mido reports SMPTE as negative"
+    return path
+
+
+def on_steps(pattern: Pattern) -> list[int]:
+    return [i for i, step in enumerate(pattern.tracks[0].steps) if step.on]
+
+
+def test_an_smpte_file_is_placed_on_the_grid_through_its_tempo(tmp_path):
+    # 120 BPM (no tempo event): a beat is 0.5 s, a 16th 0.125 s
+    pattern = load_pattern(smpte_file(tmp_path / "a.mid", [0.0, 0.5, 1.125, 3.875]))
+    assert on_steps(pattern) == [0, 4, 9, 31] and pattern.tracks[0].length == 32
+    # the same seconds at 60 BPM: a 16th is 0.25 s
+    slow = load_pattern(smpte_file(tmp_path / "b.mid", [0.0, 0.5, 1.0, 2.75], tempo_bpm=60))
+    assert on_steps(slow) == [0, 2, 4, 11]
+
+
+def test_a_long_smpte_file_keeps_what_fits_instead_of_failing(tmp_path):
+    """40 s at 120 BPM is 20 bars; a track holds 64 steps, later notes are left out."""
+    seconds = [i * 0.5 for i in range(80)]  # one note a beat for 40 s
+    pattern = load_pattern(smpte_file(tmp_path / "long.mid", seconds))
+    assert pattern.tracks[0].length == 64
+    assert on_steps(pattern) == list(range(0, 64, 4))
+
+
+def test_a_note_exactly_half_a_step_off_goes_to_the_later_step(tmp_path):
+    """Half up, not half to even: 1.5 -> 2 and 2.5 -> 3, never a chord on 2."""
+    half = TICKS_PER_BEAT // 8  # half a 16th
+    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    now = 0
+    for step in (1, 2, 5):
+        tick = step * TICKS_PER_BEAT // 4 + half
+        track.append(mido.Message("note_on", note=60 + step, velocity=100, time=tick - now))
+        track.append(mido.Message("note_off", note=60 + step, velocity=0, time=10))
+        now = tick + 10
+    midi.save(tmp_path / "half.mid")
+    steps = load_pattern(tmp_path / "half.mid").tracks[0].steps
+    assert [(i, s.notes) for i, s in enumerate(steps) if s.on] == [
+        (2, (61,)),
+        (3, (62,)),
+        (6, (65,)),
+    ]

@@ -9,6 +9,7 @@ const COUNTERS = [
   ["predictions", "predictions"],
   ["dropped_predictions", "dropped"],
   ["shed_predictions", "shed (overload)"],
+  ["clipped_input", "clipped (out of 0-1)"],
   ["dropped_by_kernel", "lost in the socket"],
   ["bad_input", "bad input"],
   ["model_errors", "model errors"],
