@@ -1,7 +1,7 @@
 # impsy in a container: `impsy run` (and the web UI) without TensorFlow, plus a
 # `train` target with the [train] extra. Needs BuildKit (Docker >= 23 uses it; older:
 # DOCKER_BUILDKIT=1), which skips the train stages when building the runtime image.
-# Build and run (see README "Docker, Pure Data and Raspberry Pi"):
+# Build and run (see docs/deployment.md, "Docker"):
 #   docker build -t impsy .                      # runtime image (default target)
 #   docker build --target train -t impsy-train . # with TensorFlow, for `impsy train`
 #   docker compose up                            # with Pd (or anything OSC) on the host
@@ -14,27 +14,41 @@ FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/impsy/venv
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE* ./
+COPY pyproject.toml README.md LICENSE* constraints.txt ./
 COPY impsy ./impsy
 # Behind a TLS-intercepting proxy, pass its CA bundle for pip only (not kept in the image):
 #   docker build --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt ...
+# constraints.txt pins every runtime dependency: the same versions in every build.
+# [litert]: LiteRT runs the .tflite (without it, the NumPy engine runs the .keras beside it).
 RUN --mount=type=secret,id=pip_ca \
     if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
-    && /opt/impsy/venv/bin/pip install --quiet . \
+    && /opt/impsy/venv/bin/pip install --quiet -c constraints.txt ".[litert]" \
     && find /opt/impsy/venv -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # ---------------------------------------------------------------- common runtime layer
 FROM ${BASE_IMAGE} AS base
-# A fixed, unprivileged user; give a volume's owner the same uid on the host.
+# libasound2: python-rtmidi's ALSA backend, for a USB MIDI device passed in with
+# /dev/snd (docker-compose.yml). A fixed, unprivileged user in the audio group (gid 29,
+# as on Debian, Ubuntu and Raspberry Pi OS hosts); give a volume's owner the same uid.
 ARG IMPSY_UID=1000
-RUN useradd --uid "${IMPSY_UID}" --user-group --create-home --home-dir /home/impsy \
-        --shell /usr/sbin/nologin impsy \
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libasound2 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid "${IMPSY_UID}" --user-group --groups audio --create-home \
+        --home-dir /home/impsy --shell /usr/sbin/nologin impsy \
     && mkdir -p /impsy/logs /impsy/datasets /impsy/models /opt/impsy/share/models \
     && chown -R impsy:impsy /impsy
-COPY models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10.h5 /opt/impsy/share/models/
+# The default model (the one `impsy init` configures): the .tflite runs on LiteRT, the
+# .keras beside it is what the NumPy engine runs (engine = "numpy", or if LiteRT cannot).
+COPY models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10-trained.tflite \
+     models/musicMDRNN-dim9-layers2-units64-mixtures5-scale10-trained.keras \
+     models/LICENSE.md /opt/impsy/share/models/
 COPY docker/config.toml /opt/impsy/share/config.toml
 COPY docker/entrypoint.sh /usr/local/bin/impsy-entrypoint
-ENV PATH=/opt/impsy/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+# MIDI in a container is ALSA (there is no JACK server in it): say so, so that RtMidi
+# does not go looking for another API.
+ENV PATH=/opt/impsy/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    IMPSY_MIDI_API=LINUX_ALSA
 WORKDIR /impsy
 VOLUME ["/impsy/logs", "/impsy/datasets", "/impsy/models"]
 ENTRYPOINT ["impsy-entrypoint"]
@@ -43,7 +57,7 @@ ENTRYPOINT ["impsy-entrypoint"]
 FROM build AS train-build
 RUN --mount=type=secret,id=pip_ca \
     if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
-    && /opt/impsy/venv/bin/pip install --quiet ".[train]" \
+    && /opt/impsy/venv/bin/pip install --quiet -c constraints.txt ".[train]" \
     && find /opt/impsy/venv -name __pycache__ -type d -prune -exec rm -rf {} +
 
 FROM base AS train

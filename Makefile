@@ -73,9 +73,12 @@ FUZZ_SECONDS ?= 60
 fuzz: $(VENV)/.test
 	$(BIN)/python -m fuzz.run --all --seconds $(FUZZ_SECONDS)
 
-# The parts of docs/commands.md and impsy/web/API.md made from the command table.
-docs: $(VENV)/.runtime
+# The parts of docs/commands.md and impsy/web/API.md made from the command table, then the
+# manual (docs/, mkdocs.yml) served at http://127.0.0.1:8000, rebuilt as you edit (Ctrl-C
+# stops it). `make test` builds it with --strict (tests/test_docs.py).
+docs: $(VENV)/.test
 	$(BIN)/python docs/generate.py
+	$(BIN)/mkdocs serve
 
 conformance: $(VENV)/.runtime
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1

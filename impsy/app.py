@@ -34,6 +34,7 @@ import click
 
 from impsy import config as config_files
 from impsy.config import Config, check_model_dimension
+from impsy.config.locations import Locations
 from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import MODEL_MODES, Engine, Settings
 from impsy.engine.ports import Adapter, Model
@@ -54,17 +55,32 @@ class RunOptions:
     logdir: Path = Path("logs")
     no_model: bool = False
     threaded_model: bool | None = None
+    locations: Locations | None = None
+    """Why this config and log folder were chosen (``impsy.config.locations``), for the
+    start-up summary; None for runs built without the command line (tests, benchmarks)."""
 
 
 def resolve_model_path(config: Config) -> Path | None:
-    """The model file: relative to the working directory (as IMPSY), else to the config."""
+    """The model file: relative to the working directory (as IMPSY), else to the config.
+
+    A file found in neither place that has the name of a model packaged with
+    impsy (the bundled default) is the packaged copy, so the packaged default
+    config, and any config naming ``models/<that name>`` as IMPSY's do, plays
+    in any folder. A file that is there always wins, so a model of your own
+    with that name is the one used.
+    """
     if not config.model.file:
         return None
     path = Path(config.model.file).expanduser()
-    if path.is_absolute() or path.exists():
+    if path.exists():
         return path
-    beside_config = Path(config.source).parent / path
-    return beside_config if beside_config.exists() else path
+    if not path.is_absolute():
+        beside_config = Path(config.source).parent / path
+        if beside_config.exists():
+            return beside_config
+    from impsy.model.loader import packaged_model
+
+    return packaged_model(path.name) or path
 
 
 def load_performance_model(config: Config, options: RunOptions) -> Model | None:
@@ -88,11 +104,22 @@ def load_performance_model(config: Config, options: RunOptions) -> Model | None:
             "train one with `impsy train`, point [model] file at an existing model, "
             "or use --no-model --mode useronly to log without one"
         )
-    from impsy.model import load_model
+    if path.is_dir():
+        raise ImpsyError(
+            f"{config.source}: [model] file: {path} is a folder, not a model file; point "
+            "[model] file at a .tflite, .keras or .h5 file"
+        )
+    from impsy.model import ModelError, load_model
+    from impsy.model.loader import packaged_models
 
-    model = load_model(
-        path, engine=config.model.engine, gate=config.model.gate, seed=config.model.seed
-    )
+    if path.parent == packaged_models() and path != Path(config.model.file).expanduser():
+        log.info("model: %s is not here; playing the copy packaged with impsy", config.model.file)
+    try:
+        model = load_model(
+            path, engine=config.model.engine, gate=config.model.gate, seed=config.model.seed
+        )
+    except ModelError as err:  # name the config and the key too: the file alone is half the story
+        raise ImpsyError(f"{config.source}: [model] file: {err}") from None
     check_model_dimension(config, model.dimension, path)
     model.pi_temp = config.model.pitemp
     model.sigma_temp = config.model.sigmatemp
@@ -109,17 +136,25 @@ def every_command() -> tuple[Command, ...]:
     return ENGINE_COMMANDS + ALL_SEQUENCER_COMMANDS
 
 
-def check_config(config: Config) -> None:
+def check_config(config: Config, *, model: bool = False) -> Model | None:
     """What parsing a config cannot check alone: the controller profiles it names.
 
     A profile's rules run rows of the command table, so they are checked
     against the rows a run with a sequencer has; a mistake is a
     ``ConfigError`` naming the config, the controller and the profile's key.
+
+    With ``model``, the model file is also loaded as ``impsy run`` loads it
+    at start-up (``load_performance_model``: the path from
+    ``resolve_model_path``, the NumPy or LiteRT engine, never TensorFlow) and
+    returned, so ``impsy check-config`` refuses what ``impsy run`` would, in
+    the same words. ``build`` leaves that to ``build_engine``, which knows
+    about ``--no-model``.
     """
     if config.sequencer is not None and config.sequencer.controllers:
         from impsy.sequencer.controllers.profiles import check_profiles
 
         check_profiles(config)
+    return load_performance_model(config, RunOptions()) if model else None
 
 
 def load_config(path: str | Path) -> Config:
@@ -254,8 +289,18 @@ def build(config: Config, options: RunOptions | None = None) -> Performance:
     return Performance(config, engine, commands, adapters, sequencer)
 
 
-def summary(engine: Engine, config: Config, webui_url: str | None = None) -> list[str]:
-    lines = [f"impsy: config {config.source}"]
+def summary(
+    engine: Engine,
+    config: Config,
+    webui_url: str | None = None,
+    where: Locations | None = None,
+) -> list[str]:
+    """The start-up summary: the config and why it was chosen, model, mode, io, log, web UI.
+
+    ``where`` is the command line's choice of config and log folder, with why;
+    a run built without one (tests, benchmarks) shows the paths alone.
+    """
+    lines = [f"impsy: config {where.describe_config() if where else config.source}"]
     if engine.model is not None:
         lines.append(f"model: {engine.model.describe()}")
         if engine.predictor is not None and engine.predictor.threaded:
@@ -270,7 +315,12 @@ def summary(engine: Engine, config: Config, webui_url: str | None = None) -> lis
         lines.append(f"io: {adapter.describe()}")
     if not engine.adapters:
         lines.append("io: none configured: add an [osc] section to play")
-    lines.append(f"log: {engine.event_log.path if engine.event_log else 'off'}")
+    if engine.event_log is None:
+        lines.append("log: off")
+    elif where is not None and engine.event_log.path.parent == where.logdir:
+        lines.append(f"log: {engine.event_log.path} ({where.logdir_reason})")
+    else:
+        lines.append(f"log: {engine.event_log.path}")
     if webui_url is not None:
         token = config.webui is not None and config.webui.token is not None
         note = " (open it once with ?token=<[webui] token>)" if token else ""
@@ -317,7 +367,7 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
         # collector's view keeps full collections short during the performance.
         gc.freeze()
         engine.begin()  # last: the model's first deadlines wait for nothing slow
-        for line in summary(engine, config, webui.url if webui else None):
+        for line in summary(engine, config, webui.url if webui else None, options.locations):
             click.echo(line)
         click.echo("impsy: listening (Ctrl-C to stop)", nl=True)
         if ready is not None:

@@ -6,7 +6,8 @@ builtin-ops ``.tflite`` that LiteRT and IMPSY 1.2.1 run. Keras 2 weights
 keep Keras 2's hard_sigmoid gate unless ``--gate`` says otherwise.
 ``--optimise`` quantises the weights (dynamic range); with ``--dataset``
 the command reports what that costs in NLL. Nothing is overwritten without
-``--force``.
+``--force``. Converting needs TensorFlow: without impsy's ``train`` extra
+the command says so in one line (see ``impsy.cli.train.require_train_extra``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ def _convert(
     optimise: bool,
     dataset: str | None,
     force: bool,
+    command: str,
 ) -> None:
+    from impsy.cli.train import require_train_extra
+
+    require_train_extra(command)
     from impsy.training.convert import convert_file, default_output
 
     source = Path(model_file)
@@ -87,7 +92,7 @@ def _command(name: str, hidden: bool = False) -> click.Command:
     @user_errors
     def command(model_file, output, gate, optimise, dataset, force) -> None:
         """Convert MODEL_FILE (.keras or .h5, IMPSY's included) to a .tflite."""
-        _convert(model_file, output, gate, optimise, dataset, force)
+        _convert(model_file, output, gate, optimise, dataset, force, name)
 
     return command
 

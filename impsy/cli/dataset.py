@@ -6,7 +6,9 @@ the file is ``training-dataset-{D}d.npz``, key ``perfs``, which IMPSY's
 the default dimension is the config's (IMPSY defaults to 2, whatever the
 logs are), a progress bar runs over the files, a table at the end says what
 went in and what was skipped and why, and ``--midi`` imports Standard MIDI
-Files through the config's mapping as if they had been played live.
+Files through the config's mapping as if they had been played live. The
+config, and the default log folder, are those ``impsy run`` uses (see
+:mod:`impsy.config.locations`), so logs recorded there are found here.
 """
 
 from __future__ import annotations
@@ -57,9 +59,8 @@ def _mapping(config, source: str | None):
 @click.option(
     "--source",
     "-S",
-    default="logs",
-    show_default=True,
-    help="Directory of .log files (those named *-{D}d-mdrnn.log are read).",
+    help="Directory of .log files (those named *-{D}d-mdrnn.log are read; default: where "
+    "impsy run logs with the same config: ./logs, or the per-user data folder's logs).",
 )
 @click.option(
     "--destination",
@@ -73,7 +74,7 @@ def _mapping(config, source: str | None):
     "--config",
     "-c",
     "config_path",
-    help="Config file (default: ./config.toml, else the packaged default).",
+    help="Config file (default: as impsy run: $IMPSY_CONFIG, ./config.toml, per-user, packaged).",
 )
 @click.option(
     "--midi",
@@ -90,7 +91,7 @@ def _mapping(config, source: str | None):
 @user_errors
 def dataset(
     dimension: int | None,
-    source: str,
+    source: str | None,
     destination: str,
     filename: str | None,
     config_path: str | None,
@@ -99,14 +100,15 @@ def dataset(
     force: bool,
 ) -> None:
     """Make a training dataset from the interface rows of performance logs."""
-    from impsy.cli.run import find_config
-    from impsy.config import load_config
+    from impsy.config import load_config, locations
     from impsy.dataset.collect import Collected, collect_logs, find_logs, summary_lines
     from impsy.dataset.midi_files import find_midi_files, read_midi_file
     from impsy.dataset.npz import dataset_file_name, write_dataset
     from impsy.errors import ImpsyError
 
-    config = load_config(find_config(config_path))
+    where = locations.resolve(config_path)
+    config = load_config(where.config)
+    source = source if source is not None else str(where.logdir)
     dimension = dimension or config.model.dimension
     mapping = None
     if midi:

@@ -3,12 +3,12 @@
 The human's gestures and the model's answers go on separate tracks, through
 the config's ``[midi] output`` mapping, at their real times, with the run's
 tempo map in the conductor track when the sequencer recorded one, else one
-tempo (see ``impsy.sequencer.files.session_export``).
+tempo (see ``impsy.sequencer.files.session_export``). The config is found
+as ``impsy run`` finds it (``impsy.config.locations``), except that without
+one the default mapping is used rather than the packaged config's.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
@@ -17,12 +17,13 @@ from impsy.cli.errors import user_errors
 
 def _mapping(config_path: str | None, width: int):  # noqa: ANN202
     """(mapping or None for the default, what it is, the config's tempo or None)."""
-    from impsy.config import load_config
+    from impsy.config import load_config, locations
     from impsy.errors import ImpsyError
 
-    path = Path(config_path) if config_path is not None else Path("config.toml")
-    if config_path is None and not path.exists():
-        return None, "the default mapping (no config.toml here)", None
+    where = locations.resolve(config_path)
+    if where.origin == locations.PACKAGED:
+        return None, "the default mapping (no config: no ./config.toml here)", None
+    path = where.config
     config = load_config(path)
     sequencer = getattr(config, "sequencer", None)
     tempo = getattr(sequencer, "tempo", None)
@@ -45,7 +46,13 @@ def _mapping(config_path: str | None, width: int):  # noqa: ANN202
 @click.command("export-session")
 @click.argument("log_or_run")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="MIDI file to write.")
-@click.option("--config", "-c", "config_path", help="Config whose [midi] output mapping to use.")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    help="Config whose [midi] output mapping to use (default: as impsy run: $IMPSY_CONFIG, "
+    "./config.toml, per-user; none: the default mapping).",
+)
 @click.option(
     "--tempo",
     type=click.FloatRange(min=1, max=999),

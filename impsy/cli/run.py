@@ -1,9 +1,14 @@
-"""``impsy run``: perform with a model (IMPSY's options, same names)."""
+"""``impsy run``: perform with a model (IMPSY's options, same names).
+
+The config and the log folder are chosen by :mod:`impsy.config.locations`
+(--config, IMPSY_CONFIG, ./config.toml, the per-user config, the packaged
+default; --logdir, ./logs for a project, else the per-user data folder), and
+the choice is recorded so the start-up summary can say which and why.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
@@ -12,24 +17,21 @@ from impsy.cli.errors import user_errors
 MODE_NAMES = ["callresponse", "polyphony", "battle", "useronly", "filter", "independent"]
 
 
-def find_config(path: str | None) -> Path:
-    """``--config`` if given, else ./config.toml, else the packaged default."""
-    if path is not None:
-        return Path(path)
-    local = Path("config.toml")
-    if local.exists():
-        return local
-    from importlib.resources import files
-
-    packaged = Path(str(files("impsy") / "data" / "default.toml"))
-    click.echo(f"impsy: no config.toml here; using the packaged default {packaged}")
-    return packaged
-
-
 @click.command("run")
 @click.argument("model_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--config", "-c", "config_path", help="Config file (default: ./config.toml).")
-@click.option("--logdir", "-l", default="logs", show_default=True, help="Directory for logs.")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    help="Config file (default: $IMPSY_CONFIG, else ./config.toml, else the per-user "
+    "config.toml, else the packaged default).",
+)
+@click.option(
+    "--logdir",
+    "-l",
+    help="Directory for logs (default: ./logs with --config or ./config.toml, else the "
+    "per-user data folder's logs).",
+)
 @click.option("--dimension", "-d", type=int, help="Override [model] dimension.")
 @click.option("--mode", type=click.Choice(MODE_NAMES), help="Override [interaction] mode.")
 @click.option("--threshold", type=float, help="Override [interaction] threshold (seconds).")
@@ -46,7 +48,7 @@ def find_config(path: str | None) -> Path:
 def run(
     model_file: str | None,
     config_path: str | None,
-    logdir: str,
+    logdir: str | None,
     dimension: int | None,
     mode: str | None,
     threshold: float | None,
@@ -71,9 +73,10 @@ def run(
         os.environ.setdefault(variable, "1")
     from impsy.app import RunOptions, load_config
     from impsy.app import run as run_server
-    from impsy.config import with_overrides
+    from impsy.config import locations, with_overrides
 
-    config = load_config(find_config(config_path))
+    where = locations.resolve(config_path, logdir)
+    config = load_config(where.config)
     if no_model and mode is None and config.interaction.mode != "useronly":
         click.echo(f"impsy: --no-model: {config.interaction.mode} mode needs a model; useronly")
         mode = "useronly"
@@ -94,4 +97,4 @@ def run(
     )
     for warning in config.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
-    run_server(config, RunOptions(logdir=Path(logdir), no_model=no_model))
+    run_server(config, RunOptions(logdir=where.logdir, no_model=no_model, locations=where))

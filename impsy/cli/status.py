@@ -16,27 +16,22 @@ REQUEST = b"/impsy/status\0\0\0,\0\0\0"  # the OSC message "/impsy/status" with 
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
-def _osc_target(config_path: str | None) -> tuple[str, int]:
-    """The ``[osc]`` listen address from --config, ./config.toml or the packaged default."""
-    from pathlib import Path
+def _osc_target(config_path: str | None) -> tuple[str, int, str]:
+    """The ``[osc]`` listen address of the config ``impsy run`` would use, and that config.
 
-    from impsy.config import load_config
+    The config is found as ``impsy run`` finds it (:mod:`impsy.config.locations`):
+    --config, IMPSY_CONFIG, ./config.toml, the per-user config, the packaged default.
+    """
+    from impsy.config import load_config, locations
 
-    if config_path is None:
-        local = Path("config.toml")
-        if local.exists():
-            config_path = str(local)
-        else:
-            from importlib.resources import files
-
-            config_path = str(files("impsy") / "data" / "default.toml")
-    config = load_config(config_path)
+    where = locations.resolve(config_path)
+    config = load_config(where.config)
     if config.osc is None:
         from impsy.errors import ImpsyError
 
-        raise ImpsyError(f"{config_path}: no [osc] section; give --host and --port")
-    host = config.osc.server_ip
-    return ("127.0.0.1" if host in WILDCARDS else host), config.osc.server_port
+        raise ImpsyError(f"{where.config}: no [osc] section; give --host and --port")
+    host = "127.0.0.1" if config.osc.server_ip in WILDCARDS else config.osc.server_ip
+    return host, config.osc.server_port, where.describe_config()
 
 
 def query_status(host: str, port: int, timeout: float) -> list[tuple[str, object]] | None:
@@ -71,7 +66,12 @@ def query_status(host: str, port: int, timeout: float) -> list[tuple[str, object
 
 
 @click.command("status")
-@click.option("--config", "-c", "config_path", help="Config file (default: ./config.toml).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    help="Config file (default: as impsy run: $IMPSY_CONFIG, ./config.toml, per-user, packaged).",
+)
 @click.option("--host", help="impsy's OSC address (default: [osc] server_ip).")
 @click.option("--port", type=click.IntRange(1, 65535), help="impsy's OSC port ([osc] server_port).")
 @click.option(
@@ -89,14 +89,18 @@ def status(
     """Ask a running impsy for its status over OSC; exit 0 if it answers, 1 if not."""
     import sys
 
+    source = ""
     if host is None or port is None:
-        config_host, config_port = _osc_target(config_path)
+        config_host, config_port, config = _osc_target(config_path)
         host = config_host if host is None else host
         port = config_port if port is None else port
+        source = f"; the address is [osc] of {config}"
     pairs = query_status(host, port, timeout)
     if pairs is None:
         if not quiet:
-            click.echo(f"impsy status: no answer from udp://{host}:{port} within {timeout:g} s")
+            click.echo(
+                f"impsy status: no answer from udp://{host}:{port} within {timeout:g} s{source}"
+            )
         sys.exit(1)
     if not quiet:
         width = max((len(str(name)) for name, _ in pairs), default=0)

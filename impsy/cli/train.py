@@ -5,7 +5,10 @@ IMPSY's options keep their names and defaults (``-D``, ``-S datasets``,
 models``). Added: ``--seed`` (same seed, same data, same weights),
 ``--test-performances`` (hold out whole performances and report their
 NLL), ``--strategy`` (``mirrored`` spreads batches over every GPU) and a
-few knobs IMPSY hard-codes. TensorFlow is imported only inside the command.
+few knobs IMPSY hard-codes. TensorFlow is imported only inside the command,
+and without impsy's ``train`` extra the command (and ``impsy convert``, which
+needs TensorFlow too) says in one line what is missing and how to install it,
+instead of a ``ModuleNotFoundError`` traceback from deep in training.
 """
 
 from __future__ import annotations
@@ -16,9 +19,61 @@ import click
 
 from impsy.cli.errors import user_errors
 
+TRAIN_EXTRA_MODULES = ("tensorflow", "keras", "keras_mdn_layer")
+"""What ``pip install 'impsy[train]'`` brings, in the order they import each other."""
+
 SIZES = ["xxs", "xs", "s", "m", "l", "xl"]
 RECIPES = ["single", "staged"]
 """``impsy.training.recipes.RECIPES``, repeated so ``--help`` does not import the trainer."""
+
+
+def install_train_extra_command() -> str:
+    """The exact command that installs the train extra into the Python running impsy.
+
+    In a clone installed for development (``pip install -e``) that is the
+    clone's own extra; anywhere else the published package's.
+    """
+    import json
+    import shlex
+    import sys
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    python = shlex.quote(sys.executable)
+    try:
+        origin = json.loads(metadata.distribution("impsy").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        origin = {}
+    url = urlparse(origin.get("url", ""))
+    if origin.get("dir_info", {}).get("editable") and url.scheme == "file":
+        clone = unquote(url.path)
+        return (
+            f"`{python} -m pip install -e {shlex.quote(clone + '[train]')}` "
+            f"(or `make test` in {clone})"
+        )
+    return f"`{python} -m pip install 'impsy[train]'`"
+
+
+def require_train_extra(command: str) -> None:
+    """Import TensorFlow and keras-mdn-layer now, or raise one line saying how to get them.
+
+    Importing (not just finding) the packages also catches a half-installed
+    extra; ``command`` is what the user ran, for the message.
+    """
+    import importlib
+
+    from impsy.errors import ImpsyError
+
+    for module in TRAIN_EXTRA_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            reason = " ".join(str(err).split()) or f"cannot import {module}"
+            raise ImpsyError(
+                f"impsy {command} needs impsy's train extra (TensorFlow and keras-mdn-layer), "
+                f"which is not installed ({reason}); install it with "
+                f"{install_train_extra_command()}"
+            ) from None
 
 
 def dataset_path(source: str, dimension: int | None, config_path: str | None) -> Path:
@@ -31,10 +86,9 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
     if path.suffix:
         return path
     if dimension is None:
-        from impsy.cli.run import find_config
-        from impsy.config import load_config
+        from impsy.config import load_config, locations
 
-        dimension = load_config(find_config(config_path)).model.dimension
+        dimension = load_config(locations.resolve(config_path).config).model.dimension
     return path / f"training-dataset-{dimension}d.npz"
 
 
@@ -154,7 +208,8 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
     "--config",
     "-c",
     "config_path",
-    help="Config whose [model] dimension locates the dataset in a -S directory.",
+    help="Config whose [model] dimension locates the dataset in a -S directory (default: "
+    "as impsy run: $IMPSY_CONFIG, ./config.toml, per-user, packaged).",
 )
 @click.option(
     "--init-from",
@@ -227,9 +282,10 @@ def train(
     """Train an MDRNN on a dataset made by `impsy dataset`.
 
     Writes NAME.keras, NAME.tflite, NAME.json (the run's summary) and
-    NAME-loss.png to the destination, with the weights of the epoch with
-    the lowest validation loss.
+    NAME-loss.png (the losses per epoch, kept epoch marked) to the
+    destination, with the weights of the epoch with the lowest validation loss.
     """
+    require_train_extra("train")
     from impsy.training.trainer import TrainOptions, load_performances, train_model
 
     path = dataset_path(source, dimension, config_path)

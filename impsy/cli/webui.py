@@ -2,7 +2,8 @@
 
 Files, config and training work as under ``impsy run``; the live pages say
 that nothing is playing. The host and port come from ``[webui]`` unless
-given here.
+given here. The config and the logs folder are found as ``impsy run`` finds
+them (:mod:`impsy.config.locations`), so both show the same files.
 """
 
 from __future__ import annotations
@@ -13,23 +14,33 @@ from impsy.cli.errors import user_errors
 
 
 @click.command("webui")
-@click.option("--config", "-c", "config_path", help="Config file (default: ./config.toml).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    help="Config file (default: as impsy run: $IMPSY_CONFIG, ./config.toml, per-user, packaged).",
+)
 @click.option("--host", help="Address to listen on (default: [webui] host, else 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: [webui] port, 4000).")
-@click.option("--logdir", "-l", default="logs", show_default=True, help="Directory of logs.")
+@click.option(
+    "--logdir",
+    "-l",
+    help="Directory of logs (default: where impsy run logs with the same config).",
+)
 @user_errors
-def webui(config_path: str | None, host: str | None, port: int | None, logdir: str) -> None:
+def webui(config_path: str | None, host: str | None, port: int | None, logdir: str | None) -> None:
     """Serve the web UI (files, config, datasets, training) without performing."""
     import asyncio
     import logging
-    from pathlib import Path
 
-    from impsy.cli.run import find_config
-    from impsy.config import load_config
+    from impsy.config import load_config, locations
     from impsy.engine import loop as impsy_loop
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = load_config(find_config(config_path))
+    where = locations.resolve(config_path, logdir)
+    config = load_config(where.config)
+    click.echo(f"impsy: config {where.describe_config()}")
+    click.echo(f"impsy: logs {where.describe_logdir()}")
     for warning in config.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
 
@@ -40,7 +51,7 @@ def webui(config_path: str | None, host: str | None, port: int | None, logdir: s
         from impsy.web.server import WebServer
 
         server = WebServer(
-            WebContext.create(config, None, logdir=Path(logdir), host=host, port=port)
+            WebContext.create(config, None, logdir=where.logdir, host=host, port=port)
         )
         await server.start()
         stop = asyncio.Event()

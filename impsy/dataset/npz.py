@@ -10,6 +10,15 @@ An object array can only be stored as a pickle, and ``np.load`` with
 pickles allowed would run whatever a crafted file asks for. So
 :func:`read_npz_array` unpickles with a restricted unpickler that rebuilds
 numpy arrays and refuses every other name: a dataset is data, not code.
+
+Early IMPSY ran on Python 2, and its datasets are Python 2 pickles: the
+same numpy names (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``,
+``numpy.dtype``), but every array's bytes and dtype code stored as a Python 2
+``str``. Python 3 decodes those as ASCII by default and fails on the first
+byte over 127, so they are read as latin-1, as numpy's ``np.load`` documents
+for Python 2 files: a byte-for-byte mapping that numpy turns back into the
+array's bytes. No name is added for them: a Python 2 numpy pickle names no
+``__builtin__`` (or other Python 2 module), and one that does is refused.
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ import numpy as np
 
 # What numpy's pickle of an array of arrays names, and nothing else: a dataset
 # file cannot make the unpickler call anything but numpy's array constructors.
+# Names are compared as the file spells them, before Python 3's renaming of
+# Python 2 modules, so ``__builtin__.eval`` is refused like ``builtins.eval``.
 ARRAY_GLOBALS = frozenset(
     {
         ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "_reconstruct"),  # files written with NumPy 1.x
+        ("numpy.core.multiarray", "_reconstruct"),  # NumPy 1.x, Python 2 files too
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("_codecs", "encode"),  # array bytes in pickle protocol 2
@@ -55,6 +66,8 @@ def write_dataset(path: str | Path, performances: Sequence[np.ndarray]) -> Path:
 
 
 class _ArraysOnly(pickle.Unpickler):
+    """Rebuilds numpy arrays; any other global in the pickle stops it."""
+
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in ARRAY_GLOBALS:
             raise pickle.UnpicklingError(f"it names {module}.{name}, which is not an array")
@@ -64,8 +77,9 @@ class _ArraysOnly(pickle.Unpickler):
 def read_npz_array(path: str | Path, key: str) -> np.ndarray:
     """``key`` from an ``.npz``; object arrays only through ``_ArraysOnly``.
 
-    Raises KeyError for a missing key, ValueError for anything unreadable or
-    for a pickle naming something other than numpy's array constructors.
+    Reads the pickles Python 3 and Python 2 numpy write. Raises KeyError for
+    a missing key, ValueError for anything unreadable or for a pickle naming
+    something other than numpy's array constructors.
     """
     with np.load(path, allow_pickle=False) as archive:
         if key not in archive.files:
@@ -81,7 +95,8 @@ def read_npz_array(path: str | Path, key: str) -> np.ndarray:
         else:
             np.lib.format.read_array_header_2_0(file)
         try:
-            array = _ArraysOnly(file).load()
+            # latin1: a Python 2 str (array bytes, dtype codes) as the same bytes
+            array = _ArraysOnly(file, encoding="latin1").load()
         except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as err:
             raise ValueError(f"not a dataset array ({err})") from None
     if not isinstance(array, np.ndarray):

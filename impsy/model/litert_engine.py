@@ -6,6 +6,11 @@ state outputs back as the next step's state inputs. Which output is which is
 worked out once at load time (:mod:`impsy.model.tensor_map`) and exposed as
 ``tensor_map``. ``ai_edge_litert`` is imported here, so only loading a
 ``.tflite`` pays for it.
+
+LiteRT is optional (the ``litert`` extra): it has no wheels for some
+platforms and Pythons, and the NumPy engine runs every model impsy writes.
+``litert_available`` tells the loader whether it can be used at all; the
+loader then runs the ``.tflite``'s sibling weights instead.
 """
 
 from __future__ import annotations
@@ -39,6 +44,15 @@ def _declared_sizes(details: list[dict]) -> tuple[int, int, int] | None:
     if len(events) != 1 or not states or len(states) % 2:
         return None
     return int(events[0]["shape"][-1]), int(states[0]["shape"][-1]), len(states) // 2
+
+
+def litert_available() -> bool:
+    """Whether LiteRT's interpreter imports (not installed, or broken, is False)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _is_flex_error(message: str) -> bool:

@@ -1,16 +1,29 @@
 """``load_model``: from a file name to a ready :class:`MDRNN`, never touching TensorFlow.
 
 ``.h5`` and ``.keras`` files are read with h5py and run by the NumPy engine;
-``.tflite`` files are run by LiteRT. A ``.tflite`` that needs TensorFlow's
-Flex ops (IMPSY's 2024 dim-2/dim-4 files) cannot run in LiteRT; then the
-weights in a sibling ``.h5``/``.weights.h5``/``.keras`` of the same name
-are run instead, with a warning. Unlike IMPSY, nothing is ever written back
-over the user's files.
+``.tflite`` files are run by LiteRT (``ai_edge_litert``, the ``litert``
+extra). The weights in a sibling ``.h5``/``.weights.h5``/``.keras`` of the
+same name are run by the NumPy engine instead when LiteRT cannot run the
+``.tflite``:
+
+- LiteRT is not installed: it is optional, because it has no wheels for
+  some platforms and Pythons and the NumPy engine needs none (impsy's own
+  ``train``/``convert`` always write the ``.keras`` next to the ``.tflite``);
+- the file needs TensorFlow's Flex ops (IMPSY's 2024 dim-2/dim-4 files),
+  which LiteRT lacks; this one is a warning.
+
+Without either, the error says which is missing and what to do. Unlike
+IMPSY, nothing is ever written back over the user's files.
+
+The default model ships inside the package (``impsy/data/models``):
+``packaged_model`` finds it by file name, for ``impsy run`` anywhere and for
+``impsy init`` to copy.
 """
 
 from __future__ import annotations
 
 import warnings
+from importlib.resources import files
 from pathlib import Path
 
 from impsy.model.errors import ModelError, ModelWarning
@@ -20,6 +33,28 @@ from impsy.model.weights import MDRNNWeights, check_finite
 
 ENGINES = ("auto", "numpy", "litert")
 WEIGHT_SUFFIXES = (".h5", ".keras")
+LITERT_INSTALL = "pip install ai-edge-litert (or impsy[litert])"
+
+
+def packaged_models() -> Path:
+    """The folder of the models shipped inside the package (the bundled default)."""
+    return Path(str(files("impsy").joinpath("data", "models")))
+
+
+def packaged_model(name: str) -> Path | None:
+    """The packaged model file called ``name`` (a bare file name), or None if impsy ships none."""
+    if not name or Path(name).name != name:
+        return None
+    path = packaged_models() / name
+    return path if path.is_file() else None
+
+
+def packaged_model_files(name: str) -> list[Path]:
+    """The packaged ``name`` and every file beside it with its stem (what the engines read)."""
+    path = packaged_model(name)
+    if path is None:
+        return []
+    return sorted(p for p in path.parent.iterdir() if p.is_file() and p.stem == path.stem)
 
 
 def _read_weights(path: Path) -> MDRNNWeights:
@@ -43,7 +78,12 @@ def _numpy_model(
     gate: str,
     seed: int | None,
     expected: tuple[int, int, int] | None = None,
+    reason: str | None = None,
 ) -> MDRNN:
+    """``weights_path`` on the NumPy engine; ``path`` is the file it stands for.
+
+    ``reason``, when given, is why ``gate`` was chosen (it is then used as it is).
+    """
     from impsy.model.numpy_engine import NumpyEngine
 
     weights = _read_weights(weights_path)
@@ -55,13 +95,16 @@ def _numpy_model(
             f"{found[2]} layers, but {path.name} is dimension {expected[0]}, {expected[1]} "
             f"units x {expected[2]} layers, so it cannot stand in for it"
         )
-    chosen, reason = resolve_gate(gate, weights.provenance, str(weights_path))
+    if reason is None:
+        chosen, reason = resolve_gate(gate, weights.provenance, str(weights_path))
+    else:
+        chosen = gate
     engine = NumpyEngine(weights, chosen)
     return MDRNN(engine, path, seed=seed, gate_reason=reason, weights_path=weights_path)
 
 
 def _tflite_model(path: Path, engine: str, gate: str, seed: int | None) -> MDRNN:
-    from impsy.model.litert_engine import FlexOpsRequired, LiteRTEngine
+    from impsy.model.litert_engine import FlexOpsRequired, LiteRTEngine, litert_available
 
     if engine == "numpy":
         raise ModelError(
@@ -70,6 +113,8 @@ def _tflite_model(path: Path, engine: str, gate: str, seed: int | None) -> MDRNN
         )
     if gate not in ("auto", *GATES):
         raise ModelError(f"unknown gate {gate!r}: use 'auto', 'sigmoid' or 'hard_sigmoid'")
+    if not litert_available():
+        return _without_litert(path, engine, gate, seed)
     try:
         litert = LiteRTEngine(path)
     except FlexOpsRequired as err:
@@ -95,14 +140,42 @@ def _tflite_model(path: Path, engine: str, gate: str, seed: int | None) -> MDRNN
     return MDRNN(litert, path, seed=seed, gate_reason="as converted")
 
 
+def _without_litert(path: Path, engine: str, gate: str, seed: int | None) -> MDRNN:
+    """A ``.tflite`` when LiteRT is not installed: its sibling weights on the NumPy engine."""
+    if engine == "litert":
+        raise ModelError(
+            f"{path}: engine 'litert' needs LiteRT, which is not installed: {LITERT_INSTALL}, "
+            "or use engine 'auto' to run the model's .keras/.h5 weights with the numpy engine"
+        )
+    if gate == "hard_sigmoid":
+        raise ModelError(
+            f"{path}: a .tflite runs the gate it was converted with (sigmoid); "
+            "load the .h5 or .keras weights to choose the gate"
+        )
+    fallback = sibling_weights(path)
+    if fallback is None:
+        raise ModelError(
+            f"{path}: running a .tflite needs LiteRT, which is not installed, and there is no "
+            f"{path.stem}.h5, .weights.h5 or .keras beside it for the numpy engine: "
+            f"{LITERT_INSTALL}, or put the model's weights next to it"
+        )
+    # The .tflite's own gate (IMPSY and impsy convert with sigmoid), so a model plays the
+    # same with LiteRT or without it, even for Keras 2 weights that "auto" would run with
+    # hard_sigmoid.
+    return _numpy_model(
+        path, fallback, "sigmoid", seed, reason="as the .tflite was converted; LiteRT not installed"
+    )
+
+
 def load_model(
     path: str | Path, engine: str = "auto", gate: str = "auto", seed: int | None = None
 ) -> MDRNN:
     """Load an MDRNN from a ``.tflite``, ``.keras`` or ``.h5`` file.
 
-    ``engine``: ``"auto"`` (LiteRT for ``.tflite``, NumPy otherwise), ``"numpy"``
-    or ``"litert"``. ``gate``: ``"auto"`` (see :mod:`impsy.model.gate`),
-    ``"sigmoid"`` or ``"hard_sigmoid"``. ``seed`` seeds the sampling generator.
+    ``engine``: ``"auto"`` (LiteRT for ``.tflite`` when it is installed, else the
+    sibling weights on NumPy; NumPy otherwise), ``"numpy"`` or ``"litert"``.
+    ``gate``: ``"auto"`` (see :mod:`impsy.model.gate`), ``"sigmoid"`` or
+    ``"hard_sigmoid"``. ``seed`` seeds the sampling generator.
     Raises :class:`ModelError` for anything wrong with the file or the choices.
     """
     path = Path(path)

@@ -12,5 +12,5 @@ TensorFlow. Modules, one job each:
 * :mod:`~impsy.training.recipes` - named sequences of runs (``--recipe staged``);
 * :mod:`~impsy.training.scoring` - weights scored on whole performances (``--select-by``);
 * :mod:`~impsy.training.convert` - existing weight files to ``.tflite``;
-* :mod:`~impsy.training.png` - the loss curve, drawn without matplotlib.
+* :mod:`~impsy.training.loss_plot` - the loss per epoch as a matplotlib PNG.
 """

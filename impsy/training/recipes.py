@@ -131,8 +131,14 @@ def _finish(
     """The last stage's files under the final names, with a summary of every stage."""
     last_options, last = done[-1]
     for kind, path in last.outputs.items():
-        if kind != "summary":
+        if kind not in ("summary", "plot"):
             shutil.copyfile(path, final[kind])
+    from impsy.training.loss_plot import write_loss_plot
+
+    stage = f"recipe {recipe}, stage {len(done)}/{len(done)}"
+    write_loss_plot(
+        final["plot"], last.history, last.summary["best_epoch"], f"{final['keras'].stem} ({stage})"
+    )
     summary = dict(last.summary)
     summary["model"] = final["keras"].stem
     summary["outputs"] = {kind: path.name for kind, path in final.items()}

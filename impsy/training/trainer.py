@@ -189,6 +189,9 @@ def train_model(
     stem = output_stem(options, dimension)
     paths = output_paths(options.destination, stem)
     check_outputs(paths, options.force)
+    from impsy.training.loss_plot import require_matplotlib
+
+    require_matplotlib()  # before training, not after it: the plot is drawn at the end
     length = options.sequence_length + 1
     step = options.window_step or options.sequence_length
     lengths = [len(p) for p in performances]
@@ -272,9 +275,9 @@ def train_model(
     options.destination.mkdir(parents=True, exist_ok=True)
     _export(model, dimension, size, paths)
     test = _test_nll(paths["keras"], [performances[i] for i in split.test])
-    from impsy.training.png import write_loss_plot
+    from impsy.training.loss_plot import write_loss_plot
 
-    write_loss_plot(paths["plot"], best.history, best.best_epoch)
+    write_loss_plot(paths["plot"], best.history, best.best_epoch, stem)
     summary = _summary(
         options,
         size,

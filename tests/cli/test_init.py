@@ -52,7 +52,8 @@ def test_init_into_a_file_fails_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_check_config_reports_ok_and_errors_one_line_each(tmp_path: Path) -> None:
+def test_check_config_reports_ok_and_errors_one_line_each(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)  # where the config's relative [model] file is found
     bad = tmp_path / "bad.toml"
     bad.write_text("[osc]\nserver_port = 0\n")
     good = ROOT / "configs" / "default.toml"
@@ -64,7 +65,8 @@ def test_check_config_reports_ok_and_errors_one_line_each(tmp_path: Path) -> Non
     )
 
 
-def test_check_config_all_good_exits_zero_and_shows_warnings() -> None:
+def test_check_config_all_good_exits_zero_and_shows_warnings(monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)  # where the config's relative [model] file is found
     impsy_file = ROOT / "tests" / "data" / "impsy-configs" / "roland-s-1.toml"
     result = CliRunner().invoke(check_config, [str(impsy_file)])
     assert result.exit_code == 0

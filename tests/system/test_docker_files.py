@@ -12,8 +12,10 @@ import fnmatch
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -123,7 +125,81 @@ def test_dockerfile_runtime_is_last_light_non_root_and_checks_its_health():
 
 def test_dockerfile_train_target_installs_the_train_extra():
     train = "\n".join(stages()["train-build"])
-    assert 'install --quiet ".[train]"' in train
+    assert 'install --quiet -c constraints.txt ".[train]"' in train
+
+
+def test_dockerfile_installs_the_versions_pinned_in_constraints_txt():
+    installs = [line for lines in stages().values() for line in lines if "pip install" in line]
+    assert len(installs) == 2, installs
+    assert all("pip install --quiet -c constraints.txt " in line for line in installs)
+    # the runtime with LiteRT, which runs the bundled .tflite
+    assert 'pip install --quiet -c constraints.txt ".[litert]"' in "\n".join(stages()["build"])
+    # copied into the build stage's working directory, where pip runs
+    copied = [line.split()[1:] for line in stages()["build"] if line.startswith("COPY ")]
+    assert any("constraints.txt" in args[:-1] and args[-1] == "./" for args in copied), copied
+    assert (ROOT / "constraints.txt").is_file(), "constraints.txt (the pins) is missing"
+
+
+def test_the_image_has_the_default_model_its_config_names(tmp_path):
+    """The model docker/config.toml names is copied into the image, and it plays."""
+    made = entrypoint(tmp_path, "check-config", "config.toml")
+    assert made.returncode == 0, made.stderr
+    image = tmp_path / "image"
+    model = Path(tomllib.loads((tmp_path / "config.toml").read_text())["model"]["file"])
+    assert model.is_relative_to(image / "opt" / "impsy" / "share"), model
+    default = tomllib.loads((ROOT / "impsy" / "data" / "default.toml").read_text())
+    # the default model, as `impsy init` configures it (not IMPSY's 2019 .h5)
+    assert model.name == Path(default["model"]["file"]).name
+    assert model.is_file(), f"the Dockerfile copies nothing to /{model.relative_to(image)}"
+    from impsy.model import load_model
+    from impsy.model.loader import sibling_weights
+
+    assert load_model(model).dimension == 9
+    # the NumPy engine's weights beside it: what runs where LiteRT cannot
+    weights = sibling_weights(model)
+    assert weights is not None and weights.suffix == ".keras"
+    assert load_model(weights, engine="numpy").dimension == 9
+    assert (model.parent / "LICENSE.md").is_file()
+
+
+def test_the_image_has_what_python_rtmidi_needs_for_alsa():
+    base = "\n".join(stages()["base"])
+    assert re.search(r"apt-get install [^&]*\blibasound2\b", base)
+    assert re.search(r"useradd [^&]*--groups audio\b", base)
+    assert "IMPSY_MIDI_API=LINUX_ALSA" in base
+
+
+def uncommented_midi_block() -> str:
+    """docker-compose.yml with the USB MIDI block's single "# " removed, as a user does."""
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    (start,) = [i for i, line in enumerate(lines) if "## USB MIDI on Linux" in line]
+    end = start
+    while lines[end].lstrip().startswith("#"):
+        if not lines[end].lstrip().startswith("##"):
+            indent = len(lines[end]) - len(lines[end].lstrip())
+            assert lines[end][indent:].startswith("# "), lines[end]
+            lines[end] = lines[end][:indent] + lines[end][indent + 2 :]
+        end += 1
+    assert end - start > 4, "the USB MIDI block has no lines to uncomment"
+    return "\n".join(lines) + "\n"
+
+
+def test_compose_usb_midi_block_parses_when_uncommented(tmp_path):
+    text = uncommented_midi_block()
+    service = YAML(typ="safe").load(text)["services"]["impsy"]
+    assert service["devices"] == ["/dev/snd:/dev/snd"]
+    assert service["group_add"] == ["${IMPSY_AUDIO_GID:-audio}"]
+    # the rest of the service is unchanged
+    assert service["ports"] == compose()["services"]["impsy"]["ports"]
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+        + [str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_file_the_dockerfile_copies_exists_and_is_not_docker_ignored():
@@ -151,16 +227,39 @@ def test_every_file_the_dockerfile_copies_exists_and_is_not_docker_ignored():
     assert not included(".venv") and not included(".git")
 
 
+def image_files(root: Path) -> Path:
+    """Lay out under ROOT what the base stage's COPY lines put in the image; return ROOT."""
+    for line in stages()["base"]:
+        if line.startswith("COPY") and "--from" not in line:
+            *sources, destination = line.split()[1:]
+            for source in sources:
+                for path in ROOT.glob(source):
+                    target = root / destination.lstrip("/")
+                    if destination.endswith("/"):
+                        target = target / path.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(path, target)
+    return root
+
+
 def entrypoint(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """The image's entrypoint and config template, with the image's files under tmp_path/image.
+
+    The template's /opt/impsy/ paths (the bundled model) point into that copy, so
+    `impsy check-config` finds the model the image would have.
+    """
+    image = image_files(tmp_path / "image")
+    template = image / "opt" / "impsy" / "share" / "config.toml"
+    template.write_text(template.read_text().replace('"/opt/impsy/', f'"{image}/opt/impsy/'))
     return subprocess.run(
-        ["sh", str(ROOT / "docker" / "entrypoint.sh"), *args],
+        ["sh", str(image / "usr" / "local" / "bin" / "impsy-entrypoint"), *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         env={
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
             "IMPSY_ENTRYPOINT_CONFIG": str(tmp_path / "config.toml"),
-            "IMPSY_ENTRYPOINT_TEMPLATE": str(ROOT / "docker" / "config.toml"),
+            "IMPSY_ENTRYPOINT_TEMPLATE": str(template),
             **env,
         },
     )

@@ -152,9 +152,11 @@ def test_patch_loads_in_vanilla_pd_without_errors_and_says_what_it_does(pd, patc
     assert "127.0.0.1:6000" in patch.read_text()
 
 
-def test_patches_are_the_three_the_readme_names():
+def test_patches_are_the_three_the_manual_names():
     names = sorted(p.name for p in PATCHES.glob("*.pd"))
     assert names == ["impsy-commands.pd", "impsy-controller.pd", "impsy-sequencer.pd"]
+    manual = (ROOT / "docs" / "deployment.md").read_text()
+    assert all(name in manual for name in names)
 
 
 def test_controller_patch_round_trip_gestures_in_predictions_out(pd, impsy, tmp_path):

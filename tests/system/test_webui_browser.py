@@ -7,7 +7,7 @@ checks the server's side through its own interfaces (OSC ``/impsy/status``,
 the files on disk, the HTTP API).
 
 ``IMPSY_SCREENSHOTS=1`` also saves each page at 1280x800 to
-``docs/screenshots/`` (the README shows them).
+``docs/screenshots/`` (docs/webui.md shows them).
 """
 
 from __future__ import annotations

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from click.testing import CliRunner  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from impsy.cli.evaluate import evaluate  # noqa: E402
 from impsy.cli.train import train  # noqa: E402
@@ -26,6 +25,7 @@ from impsy.model import load_model  # noqa: E402
 from impsy.model.formats import read_keras  # noqa: E402
 from impsy.model.nll import evaluate as nll_evaluate  # noqa: E402
 from impsy.model.nll import read_performances  # noqa: E402
+from impsy.training.loss_plot import HEIGHT, WIDTH, loss_figure  # noqa: E402
 from impsy.training.windows import augment_windows  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
@@ -69,12 +69,31 @@ def trained(tmp_path_factory, data) -> Path:
 def test_writes_keras_tflite_summary_and_png(trained):
     for name in (f"{STEM}.keras", f"{STEM}.tflite", f"{STEM}.json", f"{STEM}-loss.png"):
         assert (trained / name).is_file(), name
-    png = (trained / f"{STEM}-loss.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    width, height = struct.unpack(">II", png[16:24])
-    assert (width, height) == (640, 400)
-    idat = png[png.index(b"IDAT") + 4 : png.index(b"IEND") - 8]
-    assert len(zlib.decompress(idat)) == height * (1 + 3 * width)
+    with Image.open(trained / f"{STEM}-loss.png") as image:
+        assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
+        image.verify()
+
+
+def test_loss_plot_of_a_real_run_marks_the_epoch_it_kept(trained):
+    """The figure drawn from the run's history: one point per epoch for each loss, and
+    the marker at the epoch the history's lowest validation loss names (the summary's)."""
+    summary = json.loads((trained / f"{STEM}.json").read_text())
+    history = summary["history"]
+    figure = loss_figure(history, summary["best_epoch"], summary["model"])
+    assert figure.axes[0].get_title() == f"{STEM}: loss per epoch"
+    drawn = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    epochs = list(range(1, summary["epochs_run"] + 1))
+    for label, key in (
+        ("training loss (windows)", "loss"),
+        ("validation loss (windows)", "val_loss"),
+    ):
+        assert list(drawn[label].get_xdata()) == epochs
+        assert list(drawn[label].get_ydata()) == [entry[key] for entry in history]
+    val = [entry["val_loss"] for entry in history]
+    kept = int(np.argmin(val)) + 1  # the first lowest: a later tie does not improve
+    assert kept == summary["best_epoch"]
+    (marker,) = [line for label, line in drawn.items() if label.startswith("kept: epoch")]
+    assert list(marker.get_xdata()) == [kept] and list(marker.get_ydata()) == [min(val)]
 
 
 def test_summary_records_split_sizes_and_test_nll(trained, data):

@@ -7,7 +7,7 @@ reopened when it is back, without a restart. Nothing tells RtMidi's users
 when ports change, so the port lists are checked every ``CHECK_INTERVAL_S``
 on the event loop; a listing is ~15 us (JACK), cheap enough not to need a
 thread. Opening a port holds the GIL for its whole duration (~16 ms on
-JACK; python-rtmidi does not release it), so a worker thread would not spare
+JACK; neither RtMidi binding releases it), so a worker thread would not spare
 the loop either: opens happen only when a port appears.
 
 Input callbacks run on the backend's thread and only hand each message to
@@ -25,15 +25,16 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-import rtmidi
-
 from impsy.errors import ImpsyError
 from impsy.io.midi.backend import (
     CLIENT_NAME,
     CallbackSlot,
+    MidiIn,
+    MidiOut,
     MidiPort,
     api_label,
     dispose,
+    midi_errors,
     new_input,
     new_output,
     open_port,
@@ -123,7 +124,7 @@ class PortManager:
         self._handler = handler
         self._on_open = on_open
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._scanners: tuple[rtmidi.MidiIn, rtmidi.MidiOut] | None = None
+        self._scanners: tuple[MidiIn, MidiOut] | None = None
         self._watcher: asyncio.Task | None = None
         self._warn = RateLimitedWarning(30.0)
 
@@ -141,7 +142,7 @@ class PortManager:
             return
         try:
             self._scanners = (new_input(self.api), new_output(self.api))
-        except rtmidi.RtMidiError as err:
+        except midi_errors() as err:
             raise ImpsyError(
                 f"[midi] cannot use MIDI ({err}); "
                 "choose the MIDI system with IMPSY_MIDI_API (e.g. UNIX_JACK, LINUX_ALSA)"
@@ -230,8 +231,8 @@ class PortManager:
                 midi = new_output(self.api)
                 self.api = midi.get_current_api()
                 open_port(midi, device, port.key if device is None else port.own_name)
-        except (LookupError, rtmidi.RtMidiError) as err:
-            with contextlib.suppress(rtmidi.RtMidiError):
+        except (LookupError, *midi_errors()) as err:
+            with contextlib.suppress(*midi_errors()):
                 dispose(midi)
             if device is None:
                 raise ImpsyError(f"[midi] cannot create virtual port {port.key!r}: {err}") from None
@@ -247,7 +248,7 @@ class PortManager:
         midi, port.midi, port.slot, port.device = port.midi, None, None, None
         try:
             dispose(midi)
-        except rtmidi.RtMidiError as err:
+        except midi_errors() as err:
             log.warning("MIDI: closing %s %r failed: %s", port.direction, port.key, err)
 
     @contextlib.asynccontextmanager

@@ -1,7 +1,7 @@
 """Controller profiles: one TOML file per device, checked completely when loaded.
 
 A profile is ``name``, ``description``, a list of ``[[rule]]`` tables and an
-optional ``[leds]`` table (see README, "Controllers"). ``load_profile``
+optional ``[leds]`` table (see docs/controllers.md). ``load_profile``
 accepts a built-in name (``generic``, ``launchpad``, ``beatstep``: the
 ``.toml`` files next to this module) or a path. Every mistake raises
 ``ConfigError`` naming the file, the rule and the key, and what was
