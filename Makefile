@@ -11,7 +11,7 @@ CONFIG ?= configs/default.toml
 # systemd-analyze checks the Raspberry Pi units.
 APT_PACKAGES := jackd2 chromium puredata-core systemd
 
-.PHONY: run test lint format bench bench-reference bench-train conformance clean apt-packages docker-test fuzz docs
+.PHONY: run test test-pythons lint format bench bench-reference bench-train conformance clean apt-packages docker-test fuzz docs
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "impsy needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -41,6 +41,11 @@ test: $(VENV)/.test apt-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
+
+# The wheel installed and played on other Pythons (minutes: a fresh venv each).
+TEST_PYTHONS ?= 3.12,3.13
+test-pythons: $(VENV)/.test
+	IMPSY_TEST_PYTHONS=$(TEST_PYTHONS) $(BIN)/python -m pytest tests/system/test_install.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

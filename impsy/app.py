@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from impsy import config as config_files
-from impsy.config import Config, check_model_dimension
+from impsy.config import Config, ConfigError, check_model_dimension
 from impsy.config.locations import Locations
 from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import MODEL_MODES, Engine, Settings
@@ -137,11 +137,13 @@ def every_command() -> tuple[Command, ...]:
 
 
 def check_config(config: Config, *, model: bool = False) -> Model | None:
-    """What parsing a config cannot check alone: the controller profiles it names.
+    """What parsing a config cannot check alone: the web UI's exposure, the profiles.
 
-    A profile's rules run rows of the command table, so they are checked
-    against the rows a run with a sequencer has; a mistake is a
-    ``ConfigError`` naming the config, the controller and the profile's key.
+    A web UI other machines can reach needs a token long enough
+    (``impsy.web.security.check_bind``). A profile's rules run rows of the
+    command table, so they are checked against the rows a run with a
+    sequencer has. Each mistake is a ``ConfigError`` naming the config file
+    and the key.
 
     With ``model``, the model file is also loaded as ``impsy run`` loads it
     at start-up (``load_performance_model``: the path from
@@ -150,11 +152,30 @@ def check_config(config: Config, *, model: bool = False) -> Model | None:
     the same words. ``build`` leaves that to ``build_engine``, which knows
     about ``--no-model``.
     """
+    if config.webui is not None:
+        from impsy.web.security import check_bind
+
+        try:
+            check_bind(config.webui.host, config.webui.token)
+        except ImpsyError as err:
+            raise ConfigError(f"{config.source}: {err}") from None
     if config.sequencer is not None and config.sequencer.controllers:
         from impsy.sequencer.controllers.profiles import check_profiles
 
         check_profiles(config)
     return load_performance_model(config, RunOptions()) if model else None
+
+
+def named(config: Config, error: ImpsyError) -> ImpsyError:
+    """``error`` with the config file's name in front, unless it already says it.
+
+    Parts say which section and key went wrong (``[osc] client_ip 'x': cannot
+    resolve it``); only the composition root knows which file that was.
+    """
+    text = str(error)
+    if text.startswith(str(config.source)):
+        return error
+    return ImpsyError(f"{config.source}: {text}")
 
 
 def load_config(path: str | Path) -> Config:
@@ -350,19 +371,18 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
             os._exit(1)  # the musician insists: leave now
         stop.set()
 
-    if config.webui is not None:
-        from impsy.web.security import check_bind
-
-        check_bind(config.webui.host, config.webui.token)  # before anything starts
+    performance = build(config, options)  # refuses a setup mistake before anything starts
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     webui = None
-    performance = build(config, options)
     engine = performance.engine
     try:
-        await performance.open()
-        if config.webui is not None:
-            webui = await start_webui(performance, options)
+        try:
+            await performance.open()
+            if config.webui is not None:
+                webui = await start_webui(performance, options)
+        except ImpsyError as err:  # a port in use, a device name: say which file too
+            raise named(config, err) from None
         # Everything loaded so far lives for the whole run; moving it out of the
         # collector's view keeps full collections short during the performance.
         gc.freeze()

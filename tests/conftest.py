@@ -26,6 +26,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(message) from err
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the installs on other Pythons unless IMPSY_TEST_PYTHONS names them.
+
+    They take minutes (a fresh venv per Python) and need those Pythons:
+    `make test-pythons` runs them. Deselected, not skipped: nothing is hidden
+    from `make test`, which says how many it left out.
+    """
+    if os.environ.get("IMPSY_TEST_PYTHONS"):
+        return
+    other = [item for item in items if item.get_closest_marker("other_pythons")]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+
+
 @pytest.fixture(scope="session")
 def jack_server() -> Iterator[JackServer]:
     """One JACK server (dummy driver, unique name) for every MIDI test of the session.

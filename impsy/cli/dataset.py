@@ -101,6 +101,7 @@ def dataset(
 ) -> None:
     """Make a training dataset from the interface rows of performance logs."""
     from impsy.config import load_config, locations
+    from impsy.config.sizes import MAX_DIMENSION
     from impsy.dataset.collect import Collected, collect_logs, find_logs, summary_lines
     from impsy.dataset.midi_files import find_midi_files, read_midi_file
     from impsy.dataset.npz import dataset_file_name, write_dataset
@@ -109,6 +110,8 @@ def dataset(
     where = locations.resolve(config_path)
     config = load_config(where.config)
     source = source if source is not None else str(where.logdir)
+    if dimension is not None and dimension > MAX_DIMENSION:
+        raise ImpsyError(f"--dimension {dimension}: expected an integer 2-{MAX_DIMENSION}")
     dimension = dimension or config.model.dimension
     mapping = None
     if midi:
@@ -136,13 +139,19 @@ def dataset(
     if midi_files:
         with click.progressbar(midi_files, label="MIDI files", file=sys.stderr) as bar:
             for path in bar:
-                collected.add(path.name, read_midi_file(path, mapping))
+                try:
+                    collected.add(path.name, read_midi_file(path, mapping))
+                except ImpsyError as err:  # one bad file must not cost the good ones
+                    collected.refuse(path.name, str(err).removeprefix(f"{path}: "))
     if not collected.performances:
         for line in summary_lines(collected):
             click.echo(line)
+        inputs = f"no *-{dimension}d-mdrnn.log in {source}"
+        if midi_files:
+            inputs += f" and no MIDI file ({len(midi_files)} read, listed above)"
         raise ImpsyError(
-            f"no rows to write: no *-{dimension}d-mdrnn.log in {source} had two or more "
-            "interface rows (is --dimension right?)"
+            f"no rows to write: {inputs} had two or more interactions (is --dimension right? "
+            "does the mapping read what the MIDI files play?)"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     write_dataset(output, collected.performances)

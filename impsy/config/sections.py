@@ -33,7 +33,7 @@ from impsy.config.schema import (
     WebSocketConfig,
     WebUIConfig,
 )
-from impsy.config.sizes import MODEL_SIZES
+from impsy.config.sizes import MAX_DIMENSION, MODEL_SIZES
 from impsy.mapping.spec import MappingError, parse_mapping_list
 
 PORT = {"low": 1, "high": 65535}
@@ -77,7 +77,7 @@ def read_model(table: Table) -> tuple[ModelConfig, Dimension]:
     table.warn_unknown(
         ("dimension", "file", "size", "sigmatemp", "pitemp", "timescale", "seed", "gate", "engine")
     )
-    dimension = table.integer("dimension", 9, low=2)
+    dimension = table.integer("dimension", 9, low=2, high=MAX_DIMENSION)
     file = table.string("file", "")
     model = ModelConfig(
         dimension=dimension,

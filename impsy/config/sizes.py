@@ -22,6 +22,11 @@ class ModelSize:
     layers: int
 
 
+MAX_DIMENSION = 256
+"""The largest ``[model] dimension`` accepted: dt and 255 controls, far past any
+controller (IMPSY's models are 2-9), and small enough that every buffer sized by it
+is tiny; a typo like 1000000000 is refused instead of building a huge list."""
+
 MODEL_SIZES: MappingProxyType[str, ModelSize] = MappingProxyType(
     {
         "xxs": ModelSize(units=16, mixtures=5, layers=2),

@@ -41,6 +41,9 @@ class Collected:
     files: int = 0
     empty_files: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    unusable: list[tuple[str, str]] = field(default_factory=list)
+    """(file name, why) of files that could not be read at all: listed, then passed over,
+    so one bad file among many never costs the good ones."""
 
     @property
     def events(self) -> int:
@@ -59,6 +62,11 @@ class Collected:
             self.sources.append(name)
         else:
             self.empty_files.append(name)
+
+    def refuse(self, name: str, why: str) -> None:
+        """A file that could not be read: counted and listed, the others go on."""
+        self.files += 1
+        self.unusable.append((name, why))
 
 
 def collect_logs(
@@ -84,10 +92,15 @@ def summary_lines(collected: Collected, destination: Path | None = None) -> list
         f"{'events (rows)':<26}{collected.events:>12}",
         f"{'total time':<26}{_duration(collected.seconds):>12}",
         f"{'empty files (dropped)':<26}{len(collected.empty_files):>12}",
+        f"{'unusable files (skipped)':<26}{len(collected.unusable):>12}",
         f"{'skipped rows':<26}{sum(collected.skipped.values()):>12}",
     ]
     for reason, count in sorted(collected.skipped.items()):
         lines.append(f"  {reason:<24}{count:>12}")
+    for name in collected.empty_files:
+        lines.append(f"  empty: {name} (no two interactions the mapping reads)")
+    for name, why in collected.unusable:
+        lines.append(f"  unusable: {name}: {why}")
     if destination is not None:
         lines.append(f"{'written to':<26}{destination}")
     return lines

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from impsy.config.sizes import MAX_DIMENSION
 from impsy.web.context import JOBS
 from impsy.web.files import check_name, existing_file
 from impsy.web.responses import BadRequest, read_json, reply
@@ -220,17 +221,21 @@ def _lower_priority(pid: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, NICE)
 
 
-def _int(body: dict[str, Any], key: str, default: int | None, low: int = 1) -> int | None:
+def _int(
+    body: dict[str, Any], key: str, default: int | None, low: int = 1, high: int | None = None
+) -> int | None:
     value = body.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise BadRequest(f"{key} must be an integer >= {low}, got {value!r}")
+    too_high = high is not None and isinstance(value, int) and value > high
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or too_high:
+        within = f"{low}-{high}" if high is not None else f">= {low}"
+        raise BadRequest(f"{key} must be an integer {within}, got {value!r}")
     return value
 
 
 def dataset_args(ctx: WebContext, body: dict[str, Any]) -> tuple[list[str], list[Path]]:
-    dimension = _int(body, "dimension", ctx.config.model.dimension, low=2)
+    dimension = _int(body, "dimension", ctx.config.model.dimension, low=2, high=MAX_DIMENSION)
     source = body.get("source", None)
     logdir = ctx.logdir
     if source not in (None, "", "logs"):

@@ -283,7 +283,7 @@ def test_wrong_type_names_section_key_expectation_and_value() -> None:
 
 def test_bool_is_not_accepted_as_an_integer() -> None:
     message = error_for("[model]\ndimension = true\n")
-    assert "[model] dimension: expected an integer of at least 2, got true (boolean)" in message
+    assert "[model] dimension: expected an integer 2-256, got true (boolean)" in message
 
 
 def test_wrong_type_at_top_level() -> None:

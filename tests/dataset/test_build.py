@@ -220,3 +220,37 @@ def test_training_reads_both_npz_shapes(tmp_path):
     assert [p.shape for p in load_performances(ragged, None)] == [(5, 4), (9, 4)]
     with pytest.raises(Exception, match="dimension 4"):
         load_performances(ragged, 9)
+
+
+def _no_notes(path: Path) -> None:
+    """A valid MIDI file with a tempo and a track name but not one note or control."""
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack(
+        [mido.MetaMessage("track_name", name="silence"), mido.MetaMessage("set_tempo")]
+    )
+    midi.tracks.append(track)
+    midi.save(path)
+
+
+def test_unusable_midi_files_are_listed_and_the_good_ones_kept(tmp_path):
+    midi_dir = tmp_path / "midi"
+    midi_dir.mkdir()
+    _write_midi(midi_dir / "a-good.mid")
+    (midi_dir / "b-junk.mid").write_bytes(b"not a MIDI file" * 10)
+    _no_notes(midi_dir / "c-silent.mid")
+    result = run("-S", tmp_path / "nologs", "-O", tmp_path, "--midi", midi_dir, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len(load_perfs(tmp_path / "training-dataset-3d.npz")) == 1
+    assert "unusable: b-junk.mid: not a readable Standard MIDI File" in result.output
+    assert "empty: c-silent.mid" in result.output
+    assert "unusable files (skipped)" in result.output
+
+
+def test_only_midi_files_without_notes_is_an_error_that_says_so(tmp_path):
+    _no_notes(tmp_path / "silent.mid")
+    result = run(
+        "-S", tmp_path / "nologs", "-O", tmp_path, "--midi", tmp_path / "silent.mid", cwd=tmp_path
+    )
+    assert result.exit_code != 0
+    assert "empty: silent.mid" in result.output
+    assert "no MIDI file (1 read, listed above)" in result.output
