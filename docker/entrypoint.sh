@@ -49,6 +49,10 @@ if [ ! -e "$CONFIG" ]; then
     case "$token" in
         *[!A-Za-z0-9._~-]*) fail "IMPSY_WEBUI_TOKEN may use only letters, digits and . _ ~ -" ;;
     esac
+    if [ "${#token}" -lt 16 ]; then
+        fail "IMPSY_WEBUI_TOKEN is ${#token} characters; the web UI is reachable from" \
+            "other machines, so use at least 16"
+    fi
     sed -e "s|@OSC_PORT@|$osc_port|" -e "s|@OSC_CLIENT_IP@|$client_ip|" \
         -e "s|@OSC_CLIENT_PORT@|$client_port|" -e "s|@WEBSOCKET_PORT@|$websocket_port|" \
         -e "s|@WEBUI_PORT@|$webui_port|" -e "s|@WEBUI_TOKEN@|$token|" \

@@ -101,8 +101,8 @@ def test_impsy_starts_without_a_binding_until_midi_is_used(tmp_path):
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
-        "error: [midi] needs python-rtmidi or rtmidi2, and neither is installed: pip install "
-        "rtmidi2 (wheels for Python 3.11-3.14 on Linux x86_64, macOS and Windows), else pip "
-        "install python-rtmidi (it compiles where it has no wheel: a C++ compiler and the ALSA "
-        "headers)"
+        f"error: {config}: [midi] needs python-rtmidi or rtmidi2, and neither is installed: "
+        "pip install rtmidi2 (wheels for Python 3.11-3.14 on Linux x86_64, macOS and Windows), "
+        "else pip install python-rtmidi (it compiles where it has no wheel: a C++ compiler "
+        "and the ALSA headers)"
     ]

@@ -272,7 +272,7 @@ def test_entrypoint_writes_a_valid_config_from_the_environment(tmp_path):
         "config.toml",
         IMPSY_OSC_PORT="7000",
         IMPSY_OSC_CLIENT_PORT="7001",
-        IMPSY_WEBUI_TOKEN="s3cret-token",
+        IMPSY_WEBUI_TOKEN="s3cret-token-of-24-chars",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok config.toml" in result.stdout
@@ -281,7 +281,7 @@ def test_entrypoint_writes_a_valid_config_from_the_environment(tmp_path):
     config = load_config(tmp_path / "config.toml")
     assert (config.osc.server_ip, config.osc.server_port) == ("0.0.0.0", 7000)
     assert (config.osc.client_ip, config.osc.client_port) == ("host.docker.internal", 7001)
-    assert (config.webui.host, config.webui.token) == ("0.0.0.0", "s3cret-token")
+    assert (config.webui.host, config.webui.token) == ("0.0.0.0", "s3cret-token-of-24-chars")
     assert config.websocket.server_ip == "0.0.0.0"
 
 
@@ -302,7 +302,12 @@ def test_entrypoint_makes_up_a_token_and_keeps_a_mounted_config(tmp_path):
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("IMPSY_OSC_PORT", "60x0"), ("IMPSY_WEBUI_TOKEN", 'a"b'), ("IMPSY_OSC_CLIENT_IP", "a b")],
+    [
+        ("IMPSY_OSC_PORT", "60x0"),
+        ("IMPSY_WEBUI_TOKEN", 'a"b'),
+        ("IMPSY_WEBUI_TOKEN", "s3cret-token"),  # 12 characters, fewer than 16
+        ("IMPSY_OSC_CLIENT_IP", "a b"),
+    ],
 )
 def test_entrypoint_refuses_values_that_would_break_the_config(tmp_path, variable, value):
     result = entrypoint(tmp_path, "check-config", "config.toml", **{variable: value})
