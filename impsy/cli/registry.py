@@ -8,6 +8,7 @@ from impsy.cli.dataset import dataset
 from impsy.cli.evaluate import evaluate
 from impsy.cli.export_session import export_session
 from impsy.cli.init import init
+from impsy.cli.ports import ports
 from impsy.cli.run import run
 from impsy.cli.status import status
 from impsy.cli.train import train
@@ -25,6 +26,7 @@ ALL = [
     conformance,
     export_session,
     status,
+    ports,
     webui,
     commands,
 ]

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mido
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -408,6 +409,62 @@ def test_config_wizard_writes_a_config_that_loads(run, open_page):
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
         run.config.write_text(original)
+
+
+def test_config_wizard_learns_a_midi_mapping_from_a_jack_controller(jack, open_page, tmp_path):
+    """Pick a MIDI input from the list, press Learn, move a real controller's controls."""
+    keys = jack.controller("wizard-keys")
+    server = start_run(tmp_path, mode="useronly")  # after `jack`: it (and its learn) use that JACK
+    try:
+        page = open_page(server, "config")
+        expect(page.locator("#wiz-ports")).to_contain_text("MIDI (UNIX_JACK): ")
+        expect(page.locator('#wiz-midi-in-choices option[value="wizard-keys:out"]')).to_have_count(
+            1
+        )
+        page.get_by_label("Mode", exact=True).select_option("useronly")
+        page.get_by_label("MIDI", exact=True).check()
+        page.get_by_label("MIDI input port").fill("wizard-keys:out")
+        page.get_by_role("button", name="Learn", exact=True).click()
+        status = page.locator(".learn .notice")
+        expect(status).to_contain_text("listening to wizard-keys:out: move up to 8 control(s)")
+        learned = page.get_by_label("Learned controls").get_by_role("listitem")
+        for count, message in enumerate(
+            (
+                mido.Message("control_change", control=20, value=30),
+                mido.Message("control_change", control=21, value=30),
+                mido.Message("note_on", note=62, velocity=80),
+            ),
+            start=1,
+        ):
+            deadline = time.monotonic() + 5
+            while learned.count() < count:  # a knob sends values until the page shows it
+                assert time.monotonic() < deadline, f"the page never showed {message}"
+                keys.send(message)
+                page.wait_for_timeout(50)
+        expect(learned).to_have_text(["CC 1:20", "CC 1:21", "note 1", "velocity 1"])
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(status).to_contain_text("done: 4 of 8 value(s) learned")
+        page.get_by_role("button", name="Use this mapping").click()
+        expect(page.locator("#wiz-mapping")).to_contain_text("CC 1:20, CC 1:21, note 1, velocity 1")
+        page.get_by_role("button", name="Preview").click()
+        learned_list = '[["control_change", 1, 20], ["control_change", 1, 21], ["note_on", 1], '
+        expect(page.get_by_label("Generated config")).to_contain_text(
+            f'input."wizard-keys:out" = {learned_list}["note_velocity", 1], '
+        )
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Write config").click()
+        editor = page.get_by_label("config.toml", exact=True)
+        expect(editor).to_have_value(re.compile(re.escape(learned_list)))
+        assert learned_list in server.config.read_text()
+        check = subprocess.run(
+            [sys.executable, "-m", "impsy", "check-config", str(server.config)],
+            cwd=server.cwd,
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+    finally:
+        server.stop()
 
 
 def test_files_lists_uploads_downloads_and_deletes_after_confirmation(run, open_page):

@@ -1,9 +1,11 @@
 // Config: edit config.toml, validated as you type; saving is refused while the
 // server finds errors, and each error is shown beside its line. A small wizard
-// writes a new config that the server has checked.
+// writes a new config that the server has checked; its port fields offer the
+// machine's ports, and MIDI learn fills the input mapping from a controller.
 
 import { get, post, put } from "../api.js";
 import { h, notice } from "../dom.js";
+import { learnPanel, loadPorts, midiChoices, portField, serialChoices } from "../ports.js";
 
 const MODES = ["callresponse", "polyphony", "battle", "useronly"];
 
@@ -67,6 +69,7 @@ export function mount(root) {
   const path = h("code", {}, "config.toml");
   const problems = h("ul", { id: "config-problems", class: "problems", "aria-label": "Problems" });
   const saveButton = h("button", { type: "button", onclick: () => save() }, "Save");
+  const wiz = wizard(() => load());
 
   root.append(
     h("h1", {}, "Config"),
@@ -86,7 +89,7 @@ export function mount(root) {
       ),
       message,
     ),
-    wizard(() => load()),
+    wiz.box,
   );
 
   function showProblems(result) {
@@ -159,7 +162,10 @@ export function mount(root) {
   });
 
   load();
-  return () => clearTimeout(typing);
+  return () => {
+    clearTimeout(typing);
+    wiz.stop();
+  };
 }
 
 /** Asks a few questions; the server writes the config (and checks it) so it always runs. */
@@ -172,9 +178,54 @@ function wizard(onSaved) {
   const serverPort = h("input", { type: "number", id: "wiz-osc-in", min: 1, max: 65535, value: 6000 });
   const clientPort = h("input", { type: "number", id: "wiz-osc-out", min: 1, max: 65535, value: 6001 });
   const useMidi = h("input", { type: "checkbox", id: "wiz-midi" });
-  const inDevice = h("input", { type: "text", id: "wiz-midi-in", placeholder: "e.g. X-TOUCH" });
-  const outDevice = h("input", { type: "text", id: "wiz-midi-out", placeholder: "e.g. Synth" });
+  const inField = portField("wiz-midi-in", "e.g. X-TOUCH");
+  const outField = portField("wiz-midi-out", "e.g. Synth");
+  const inDevice = inField.input;
+  const outDevice = outField.input;
   const firstCc = h("input", { type: "number", id: "wiz-cc", min: 0, max: 127, value: 1 });
+  const useSerial = h("input", { type: "checkbox", id: "wiz-serial" });
+  const serialField = portField("wiz-serial-port", "e.g. /dev/ttyUSB0");
+  const baudrate = h("input", { type: "number", id: "wiz-serial-baud", min: 1, value: 115200 });
+  const portsNote = h("span", { class: "hint", id: "wiz-ports", role: "status" }, "looking for ports…");
+  // A learned input mapping, once accepted (null: consecutive CCs from the first CC).
+  let learned = null;
+  const learnedNote = h("p", { class: "hint", id: "wiz-mapping" });
+  const alsoOutput = h("input", { type: "checkbox", id: "wiz-learn-output", checked: true });
+  const forget = h("button", { type: "button", class: "link", hidden: true, onclick: () => useLearned(null) }, "use consecutive CCs instead");
+  function useLearned(mapping, session) {
+    learned = mapping;
+    forget.hidden = mapping === null;
+    if (mapping === null) {
+      learnedNote.textContent = "MIDI mapping: consecutive CCs on channel 1 from the first CC.";
+    } else {
+      const filled = session.filled ? ` and ${session.filled} controller(s) nobody moved` : "";
+      learnedNote.textContent = `MIDI input mapping: learned from ${session.device}: ${session.labels.join(", ")}${filled}.`;
+    }
+  }
+  useLearned(null);
+  const learn = learnPanel({
+    port: () => inDevice.value.trim(),
+    dimension: () => Number(dimension.value),
+    onAccept: (mapping, session) => {
+      useLearned(mapping, session);
+      useMidi.checked = true;
+      message.show("learned mapping taken: Preview or Write config to see it in the config", "ok");
+    },
+  });
+
+  async function refreshPorts() {
+    portsNote.textContent = "looking for ports…";
+    try {
+      const { ports, summary } = await loadPorts();
+      inField.choose(midiChoices(ports.midi.inputs));
+      outField.choose(midiChoices(ports.midi.outputs));
+      serialField.choose(serialChoices(ports.serial.ports));
+      portsNote.textContent = summary;
+    } catch (err) {
+      portsNote.textContent = `ports could not be listed: ${err.message}`;
+    }
+  }
+  refreshPorts();
   // The new config keeps this page's address (and token); only the port can move.
   const webuiPort = h("input", {
     type: "number",
@@ -198,9 +249,28 @@ function wizard(onSaved) {
   );
   model.addEventListener("change", () => {
     const d = dims.get(model.value);
-    if (d) dimension.value = d;
+    if (d && String(d) !== dimension.value) {
+      dimension.value = d;
+      dimension.dispatchEvent(new Event("change"));
+    }
     if (!model.value) mode.value = "useronly";
   });
+  // A learned mapping has one entry per value: another dimension needs another learn.
+  dimension.addEventListener("change", () => {
+    if (learned !== null && learned.length !== Number(dimension.value) - 1) {
+      useLearned(null);
+      message.show("the dimension changed: learn the MIDI mapping again", "error");
+    }
+  });
+
+  function midiRequest() {
+    const midi = { in_device: inDevice.value.trim(), out_device: outDevice.value.trim(), first_cc: Number(firstCc.value) };
+    if (learned !== null) {
+      midi.input_mapping = learned;
+      if (alsoOutput.checked) midi.output_mapping = learned;
+    }
+    return midi;
+  }
 
   async function generate(save) {
     if (save && !window.confirm("Replace the config file with the generated one?")) return;
@@ -209,9 +279,8 @@ function wizard(onSaved) {
       model: model.value,
       dimension: Number(dimension.value),
       osc: useOsc.checked ? { server_port: Number(serverPort.value), client_port: Number(clientPort.value) } : null,
-      midi: useMidi.checked
-        ? { in_device: inDevice.value, out_device: outDevice.value, first_cc: Number(firstCc.value) }
-        : null,
+      midi: useMidi.checked ? midiRequest() : null,
+      serial: useSerial.checked ? { port: serialField.input.value.trim(), baudrate: Number(baudrate.value) } : null,
       webui_port: Number(webuiPort.value),
       save,
     };
@@ -225,8 +294,8 @@ function wizard(onSaved) {
     }
   }
 
-  const field = (input, label) => h("div", { class: "field" }, h("label", { for: input.id }, label), input);
-  return h(
+  const field = (input, label, ...extra) => h("div", { class: "field" }, h("label", { for: input.id }, label), input, ...extra);
+  const box = h(
     "section",
     { class: "card wide", "aria-labelledby": "wizard-h" },
     h("h2", { id: "wizard-h" }, "New config wizard"),
@@ -240,11 +309,18 @@ function wizard(onSaved) {
       field(serverPort, "OSC listen port"),
       field(clientPort, "OSC send port"),
       h("div", { class: "field" }, h("label", { for: "wiz-midi" }, useMidi, " MIDI")),
-      field(inDevice, "MIDI input port"),
-      field(outDevice, "MIDI output port"),
+      field(inDevice, "MIDI input port", inField.list),
+      field(outDevice, "MIDI output port", outField.list),
       field(firstCc, "First CC number"),
+      h("div", { class: "field" }, h("label", { for: "wiz-serial" }, useSerial, " Serial (CSV)")),
+      field(serialField.input, "Serial port", serialField.list),
+      field(baudrate, "Baud rate"),
       field(webuiPort, "Web UI port"),
     ),
+    h("p", { class: "buttons" }, portsNote, h("button", { type: "button", onclick: () => refreshPorts() }, "Refresh ports")),
+    learn.box,
+    learnedNote,
+    h("p", {}, h("label", { for: alsoOutput.id }, alsoOutput, " the MIDI output plays the learned mapping too"), " ", forget),
     h(
       "p",
       { class: "buttons" },
@@ -254,4 +330,5 @@ function wizard(onSaved) {
     message,
     preview,
   );
+  return { box, stop: learn.stop };
 }
