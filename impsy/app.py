@@ -60,8 +60,11 @@ class RunOptions:
     start-up summary; None for runs built without the command line (tests, benchmarks)."""
 
 
-def resolve_model_path(config: Config) -> Path | None:
+def resolve_model_path(config: Config, root: Path | None = None) -> Path | None:
     """The model file: relative to the working directory (as IMPSY), else to the config.
+
+    ``root`` stands for the working directory where the caller's folder is
+    another (the web UI's config editor checks against its own folder).
 
     A file found in neither place that has the name of a model packaged with
     impsy (the bundled default) is the packaged copy, so the packaged default
@@ -72,6 +75,8 @@ def resolve_model_path(config: Config) -> Path | None:
     if not config.model.file:
         return None
     path = Path(config.model.file).expanduser()
+    if root is not None and not path.is_absolute():
+        path = root / path
     if path.exists():
         return path
     if not path.is_absolute():
@@ -83,10 +88,12 @@ def resolve_model_path(config: Config) -> Path | None:
     return packaged_model(path.name) or path
 
 
-def load_performance_model(config: Config, options: RunOptions) -> Model | None:
-    """The model this run plays with, or None when it only logs."""
+def load_performance_model(
+    config: Config, options: RunOptions, root: Path | None = None
+) -> Model | None:
+    """The model this run plays with, or None when it only logs (``root``: as resolved)."""
     mode = config.interaction.mode
-    path = None if options.no_model else resolve_model_path(config)
+    path = None if options.no_model else resolve_model_path(config, root)
     if path is None:
         if mode in MODEL_MODES:
             reason = "--no-model was given" if options.no_model else "[model] file is empty"
@@ -136,7 +143,7 @@ def every_command() -> tuple[Command, ...]:
     return ENGINE_COMMANDS + ALL_SEQUENCER_COMMANDS
 
 
-def check_config(config: Config, *, model: bool = False) -> Model | None:
+def check_config(config: Config, *, model: bool = False, root: Path | None = None) -> Model | None:
     """What parsing a config cannot check alone: the web UI's exposure, the profiles.
 
     A web UI other machines can reach needs a token long enough
@@ -163,7 +170,17 @@ def check_config(config: Config, *, model: bool = False) -> Model | None:
         from impsy.sequencer.controllers.profiles import check_profiles
 
         check_profiles(config)
-    return load_performance_model(config, RunOptions()) if model else None
+    return load_performance_model(config, RunOptions(), root) if model else None
+
+
+def check_edited_config(config: Config, root: Path) -> None:
+    """The web UI's config editor's check: ``check_config`` with the model, from ``root``.
+
+    Handed to the web UI (``WebContext.check_config``), which cannot import
+    this module, so the editor and its wizard refuse exactly what
+    ``impsy check-config`` and ``impsy run`` refuse, in the same words.
+    """
+    check_config(config, model=True, root=root)
 
 
 def named(config: Config, error: ImpsyError) -> ImpsyError:
@@ -295,6 +312,7 @@ class Performance:
             logdir=options.logdir,
             commands=self.commands,
             sequencer=self.sequencer,
+            check_config=check_edited_config,
         )
 
 

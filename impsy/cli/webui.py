@@ -47,11 +47,19 @@ def webui(config_path: str | None, host: str | None, port: int | None, logdir: s
     async def serve() -> None:
         import signal
 
+        from impsy.app import check_edited_config
         from impsy.web.context import WebContext
         from impsy.web.server import WebServer
 
         server = WebServer(
-            WebContext.create(config, None, logdir=where.logdir, host=host, port=port)
+            WebContext.create(
+                config,
+                None,
+                logdir=where.logdir,
+                host=host,
+                port=port,
+                check_config=check_edited_config,
+            )
         )
         await server.start()
         stop = asyncio.Event()

@@ -1,7 +1,8 @@
 """``/api/config``: read, validate, save, and a wizard that writes configs that run.
 
-Validation is the config loader itself (``load_config_text``), so the page
-accepts exactly what ``impsy run`` accepts; its one-line messages name a
+Validation is the config loader itself (``load_config_text``) and then the
+composition root's check handed in as ``WebContext.check_config``, so the
+page accepts exactly what ``impsy run`` accepts; its one-line messages name a
 section and key, which are mapped back to a line of the text so the editor
 can show the error beside it.
 
@@ -29,16 +30,16 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impsy.config import ConfigError, check_model_dimension, default_config_text, load_config_text
+from impsy.config import default_config_text, load_config_text
 from impsy.config.modes import canonical_mode
 from impsy.config.sizes import MAX_DIMENSION
-from impsy.engine.core import MODEL_MODES
 from impsy.errors import ImpsyError
 from impsy.io.midi.learn import MAX_SECONDS, describe, proposal
 from impsy.io.midi.ports import match_port
@@ -96,49 +97,26 @@ def locate(text: str, message: str) -> dict[str, Any]:
     return {"line": None, "key": None, "message": message}
 
 
-def validate(text: str, label: str, root: Path | None = None) -> dict[str, Any]:
-    """The loader's verdict on ``text``; with ``root``, a model file it names is checked too."""
-    from impsy.sequencer.controllers.profiles import check_profiles
+def validate(
+    text: str, label: str, root: Path, check: Callable[[Any, Path], None] | None
+) -> dict[str, Any]:
+    """The verdict of ``impsy run``'s own checks on ``text``, model file included.
 
+    Parsing is the config loader (``load_config_text``); the rest is
+    ``check`` (``WebContext.check_config``, the composition root's check:
+    the web UI's exposure, the controller profiles, the model file named,
+    loaded as a run loads it, and its dimension), with model paths resolved
+    from ``root``. So the editor, ``impsy check-config`` and ``impsy run``
+    refuse the same configs in the same words.
+    """
     try:
         config = load_config_text(text, label)
-        check_profiles(config)  # what impsy run checks at start-up too
-    except ConfigError as err:
-        return {"ok": False, "errors": [locate(text, str(err))], "warnings": []}
-    errors = []
-    if root is not None and not config.model.file and config.interaction.mode in MODEL_MODES:
-        errors.append(
-            locate(
-                text,
-                f"{label}: [model] file: {config.interaction.mode} mode needs a model; "
-                'name a model file, or use mode "useronly" to log without one',
-            )
-        )
-    if root is not None and config.model.file:
-        problem = _model_problem(config, root)
-        if problem:
-            errors.append(locate(text, f"{label}: [model] file: {problem}"))
-    warnings = [locate(text, w) for w in config.warnings]
-    return {"ok": not errors, "errors": errors, "warnings": warnings}
-
-
-def _model_problem(config: Any, root: Path) -> str | None:
-    """Why the model named in the config would stop ``impsy run``, or None."""
-    path = Path(config.model.file).expanduser()
-    if not path.is_absolute():
-        path = root / path
-    if not path.is_file():
-        if config.interaction.mode == "useronly":
-            return None
-        return f"{config.model.file} does not exist (relative paths start in {root})"
-    from impsy.model import load_model
-
-    try:
-        model = load_model(path, engine=config.model.engine, gate=config.model.gate)
-        check_model_dimension(config, model.dimension, path)
+        if check is not None:
+            check(config, root)
     except (ImpsyError, ValueError, OSError) as err:
-        return str(err)
-    return None
+        return {"ok": False, "errors": [locate(text, str(err))], "warnings": []}
+    warnings = [locate(text, w) for w in config.warnings]
+    return {"ok": True, "errors": [], "warnings": warnings}
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -174,13 +152,17 @@ async def get_config(request: web.Request) -> web.Response:
 async def post_validate(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[CTX]
     text = await _text(request)
-    return reply(await asyncio.to_thread(validate, text, ctx.config_path.name, ctx.root))
+    return reply(
+        await asyncio.to_thread(validate, text, ctx.config_path.name, ctx.root, ctx.check_config)
+    )
 
 
 async def put_config(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[CTX]
     text = await _text(request)
-    verdict = await asyncio.to_thread(validate, text, ctx.config_path.name, ctx.root)
+    verdict = await asyncio.to_thread(
+        validate, text, ctx.config_path.name, ctx.root, ctx.check_config
+    )
     if not verdict["ok"]:
         first = verdict["errors"][0]["message"]
         return reply({"ok": False, "error": first, "errors": verdict["errors"]}, status=400)
@@ -306,7 +288,9 @@ async def post_wizard(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[CTX]
     body = await read_json(request)
     text = wizard_text(body, (ctx.host, ctx.port, ctx.token))
-    verdict = await asyncio.to_thread(validate, text, ctx.config_path.name, ctx.root)
+    verdict = await asyncio.to_thread(
+        validate, text, ctx.config_path.name, ctx.root, ctx.check_config
+    )
     if not verdict["ok"]:
         raise BadRequest(verdict["errors"][0]["message"])
     saved = body.get("save") is True

@@ -8,6 +8,7 @@ engine's adapters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -60,6 +61,11 @@ class WebContext:
     token: str | None = None
     upload_limit: int = UPLOAD_LIMIT
     config_path: Path = field(default=Path("config.toml"))
+    check_config: Callable[[Config, Path], None] | None = None
+    """The whole check of a config beyond parsing (``impsy.app.check_edited_config``:
+    the web UI's exposure, the controller profiles, the model file and its
+    dimension), handed in by whoever builds the web UI so that the config
+    editor refuses what ``impsy run`` refuses; None only in tests of parts."""
 
     @classmethod
     def create(
@@ -73,6 +79,7 @@ class WebContext:
         logdir: Path | str | None = None,
         host: str | None = None,
         port: int | None = None,
+        check_config: Callable[[Config, Path], None] | None = None,
     ) -> WebContext:
         """Folders resolved against ``root`` (the working directory, as IMPSY)."""
         root = (root or Path.cwd()).resolve()
@@ -90,6 +97,7 @@ class WebContext:
             token=webui.token if webui else None,
             upload_limit=int(webui.max_upload_mb * 1024 * 1024) if webui else UPLOAD_LIMIT,
             config_path=editable_config_path(config, root),
+            check_config=check_config,
         )
 
     @property

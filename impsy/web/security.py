@@ -52,13 +52,13 @@ def check_bind(host: str, token: str | None) -> None:
         return
     if not token:
         raise ImpsyError(
-            f"[webui] host is {host!r}, which other machines can reach, but [webui] token "
-            'is not set; set [webui] token = "<a long random string>" (every request must '
+            f"[webui] token: not set, but [webui] host {host!r} is reachable from other "
+            'machines; set [webui] token = "<a long random string>" (every request must '
             f'then carry it; make one with {MAKE_TOKEN}), or use host = "127.0.0.1"'
         )
     if len(token) < MIN_TOKEN_LENGTH:
         raise ImpsyError(
-            f"[webui] token is {len(token)} characters, too easy to guess for host {host!r}, "
+            f"[webui] token: {len(token)} characters is too easy to guess for host {host!r}, "
             f"which other machines can reach; use at least {MIN_TOKEN_LENGTH} (make one with "
             f'{MAKE_TOKEN}), or use host = "127.0.0.1"'
         )

@@ -53,8 +53,8 @@ def test_an_absurd_dimension_on_the_command_line_is_refused(machine):
 @pytest.mark.parametrize(
     ("webui", "expected"),
     [
-        ('host = "0.0.0.0"', "[webui] token is not set"),
-        ('host = "0.0.0.0"\ntoken = "short"', "[webui] token is 5 characters"),
+        ('host = "0.0.0.0"', "[webui] token: not set"),
+        ('host = "0.0.0.0"\ntoken = "short"', "[webui] token: 5 characters"),
     ],
 )
 def test_an_exposed_web_ui_without_a_good_token_is_refused_by_check_config_too(

@@ -21,7 +21,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from impsy.app import RunOptions, build
+from impsy.app import RunOptions, build, check_edited_config
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
 from impsy.engine.ports import Adapter
@@ -127,6 +127,7 @@ async def served(
         port=0,
         commands=performance.commands if performance else None,
         sequencer=performance.sequencer if performance else None,
+        check_config=check_edited_config,
     )
     server = WebServer(ctx)
     await server.start()
@@ -690,6 +691,62 @@ def test_config_is_read_validated_and_only_saved_when_valid(tmp_path):
             assert path.read_text() == good
 
     run(main())
+
+
+def test_config_editor_refuses_what_run_refuses_in_the_same_words(tmp_path):
+    """The editor's check is the run's (``impsy.app.check_edited_config``), not its own.
+
+    Before, it accepted an exposed web UI without a token or with a short one
+    and a model folder's worth of mistakes that ``impsy run`` refuses, and it
+    refused the packaged default model, which ``impsy run`` plays from any folder.
+    """
+
+    async def main():  # noqa: ANN202
+        async with served(tmp_path, with_engine=False) as web:
+            original = (tmp_path / "config.toml").read_text()
+            battle = original.replace('mode = "useronly"', 'mode = "battle"')
+
+            async def verdict(text: str) -> dict:
+                status, body = await web.send("POST", "/api/config/validate", json={"text": text})
+                assert status == 200
+                return body
+
+            body = await verdict(battle.replace("[webui]", '[webui]\nhost = "0.0.0.0"'))
+            assert body["ok"] is False
+            assert "[webui] token: not set" in body["errors"][0]["message"]
+            assert body["errors"][0]["key"] == "[webui] token"
+            short = battle.replace("[webui]", '[webui]\nhost = "0.0.0.0"\ntoken = "abc"')
+            body = await verdict(short)
+            assert body["ok"] is False and "use at least 16" in body["errors"][0]["message"]
+            assert body["errors"][0]["key"] == "[webui] token"
+
+            (tmp_path / "models" / "folder.tflite").mkdir()
+            folder = battle.replace(f'file = "{MODEL}"', 'file = "models/folder.tflite"')
+            body = await verdict(folder)
+            assert body["ok"] is False and "is a folder" in body["errors"][0]["message"]
+            assert body["errors"][0]["key"] == "[model] file"
+
+            mismatch = battle.replace("[model]", "[model]\ndimension = 5")
+            body = await verdict(mismatch)
+            assert body["ok"] is False and "dimension" in body["errors"][0]["message"]
+
+            huge = battle.replace("[model]", "[model]\ndimension = 100000000000000000000")
+            body = await verdict(huge)
+            assert body["ok"] is False and "256" in body["errors"][0]["message"]
+
+            # the packaged default is played from any folder by impsy run, so it is accepted
+            packaged = battle.replace(f'file = "{MODEL}"', f'file = "models/{TRAINED.name}"')
+            assert not (tmp_path / "models" / TRAINED.name).exists()
+            body = await verdict(packaged)
+            assert body["ok"] is True, body
+
+    run(main())
+
+
+def test_a_runs_web_ui_and_impsy_webui_get_the_runs_config_check(tmp_path):
+    config = load_config_text(config_text(free_udp_port(), free_udp_port()), "c.toml")
+    performance = build(config, RunOptions(logdir=tmp_path / "logs"))
+    assert performance.web_context(RunOptions()).check_config is check_edited_config
 
 
 def test_wizard_writes_only_configs_that_load(tmp_path):

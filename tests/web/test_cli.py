@@ -106,7 +106,7 @@ def test_impsy_run_refuses_a_short_token_on_an_open_web_ui(tmp_path):
     )
     assert result.returncode == 2
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert "[webui] token is 1 characters" in line and "at least 16" in line
+    assert "[webui] token: 1 characters" in line and "at least 16" in line
     assert "secrets.token_urlsafe" in line and "listening" not in result.stdout
 
 
