@@ -14,9 +14,11 @@ TARGETS: tuple[str, ...] = (
     "serial_midi",
     "midi",
     "websocket",
+    "http",
     "config",
     "logs",
     "midi_file",
     "model",
 )
-"""Every target module, by name: the five adapters' first, then the files'."""
+"""Every target module, by name: the five adapters' and the web UI's front door first,
+then the files'."""

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 
 from impsy.web.context import CTX
@@ -153,6 +154,33 @@ def _check_model(path: Path) -> int:
     return load_model(path).dimension
 
 
+async def _file_part(request: web.Request) -> Any:
+    """The upload's part named ``file``, or a 400 naming what is wrong with the form.
+
+    aiohttp raises ``ValueError`` (or ``AssertionError``) for a multipart body
+    without a boundary, with a boundary it never finds, or with damaged part
+    headers: the client's mistake, answered as one, not a 500.
+    """
+    try:
+        reader = await request.multipart()
+        part = await reader.next()
+        while part is not None and getattr(part, "name", None) != "file":
+            part = await reader.next()
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as err:
+        raise BadRequest(f"the upload is not a readable multipart form: {err}") from None
+    if part is None or not getattr(part, "filename", None):
+        raise BadRequest("no file in the upload (expected a field named file)")
+    return part
+
+
+async def _read_chunk(part: Any) -> bytes:
+    """The next piece of the uploaded file; a body cut short is the client's mistake (400)."""
+    try:
+        return await part.read_chunk(256 * 1024)
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as err:
+        raise BadRequest(f"the upload ended before its file did: {err}") from None
+
+
 async def upload_model(request: web.Request) -> web.Response:
     """Stream one multipart file into models/, refusing it past the size cap or if it won't load."""
     ctx: WebContext = request.app[CTX]
@@ -161,12 +189,7 @@ async def upload_model(request: web.Request) -> web.Response:
         raise BadRequest(f"upload too large: the limit is {limit // (1024 * 1024)} MB", 413)
     if not request.content_type.startswith("multipart/"):
         raise BadRequest("upload a model as multipart/form-data with a field named file")
-    reader = await request.multipart()
-    part = await reader.next()
-    while part is not None and getattr(part, "name", None) != "file":
-        part = await reader.next()
-    if part is None or not getattr(part, "filename", None):
-        raise BadRequest("no file in the upload (expected a field named file)")
+    part = await _file_part(request)
     name = os.path.basename(part.filename.replace("\\", "/"))
     if not name.lower().endswith(UPLOAD_EXTENSIONS):
         raise BadRequest(f"bad file name {name!r}: models are .tflite, .keras or .h5")
@@ -179,7 +202,7 @@ async def upload_model(request: web.Request) -> web.Response:
     try:
         size = 0
         with os.fdopen(handle, "wb") as out:
-            while chunk := await part.read_chunk(256 * 1024):
+            while chunk := await _read_chunk(part):
                 size += len(chunk)
                 if size > limit:
                     raise BadRequest(
