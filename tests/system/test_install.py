@@ -393,5 +393,5 @@ def test_other_python_midi_on_jack_connects_or_says_why(entry, other_venvs, jack
         return
     lines = err.decode().strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, out, err)
-    assert lines[0].startswith("error: [midi] cannot use MIDI (MidiInJack::initialize"), lines
+    assert lines[0].startswith(f"error: {config}: [midi] cannot use MIDI (MidiInJack::initialize")
     print(f"{entry}: {lines[0]}")
