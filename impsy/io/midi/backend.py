@@ -180,10 +180,12 @@ class _Delivery(NamedTuple):
 
 
 @contextlib.contextmanager
-def _rtmidi_warnings() -> Iterator[list[str]]:
+def capture_stderr() -> Iterator[list[str]]:
     """Collect what RtMidi writes to file descriptor 2 meanwhile (its only error channel).
 
-    Anything else written there meanwhile is passed on to the real stderr.
+    The lines are the caller's to report or drop; file descriptors belong to
+    the whole process, so anything else written there meanwhile is collected
+    too.
     """
     found: list[str] = []
     with tempfile.TemporaryFile() as capture:
@@ -274,7 +276,7 @@ class _RtMidi2:
         self._rtmidi2 = module
 
     def _made(self, make: Callable[[], Any]) -> _RtMidi2Port:
-        with _rtmidi_warnings() as warnings:
+        with capture_stderr() as warnings:
             try:
                 port = make()
             except RuntimeError as err:

@@ -33,8 +33,7 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +44,7 @@ from impsy.io.midi.backend import (
     MidiPort,
     api_label,
     binding,
+    capture_stderr,
     midi_errors,
     new_input,
     new_output,
@@ -117,8 +117,7 @@ def config_name(name: str, names: Sequence[str], api: int) -> str:
     return name
 
 
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[list[str]]:
+def quiet_stderr() -> contextlib.AbstractContextManager[list[str]]:
     """Collect what native code writes to file descriptor 2 meanwhile, as lines.
 
     RtMidi, ALSA and libjack have no other channel for their complaints. The
@@ -126,19 +125,7 @@ def quiet_stderr() -> Iterator[list[str]]:
     the whole process, so this is for a process that runs nothing else
     meanwhile (``impsy ports``), never the server's.
     """
-    lines: list[str] = []
-    with tempfile.TemporaryFile() as capture:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", "replace")
-            lines.extend(line.rstrip() for line in text.splitlines() if line.strip())
+    return capture_stderr()
 
 
 ADVICE = {
