@@ -19,6 +19,7 @@ TARGETS: tuple[str, ...] = (
     "logs",
     "midi_file",
     "model",
+    "keras_zip",
 )
 """Every target module, by name: the five adapters' and the web UI's front door first,
 then the files'."""

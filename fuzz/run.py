@@ -48,6 +48,7 @@ MAX_LEN = {
     "midi": 1024,
     "websocket": 1024,
     "model": 512,
+    "keras_zip": 4096,  # four-byte operations on a real archive, or a small archive itself
 }
 EXTRA_SEEDS = {
     "config": (ROOT / "configs", ROOT / "tests" / "data" / "impsy-configs"),

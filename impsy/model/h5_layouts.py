@@ -14,19 +14,32 @@ Two layouts exist:
 Both are reduced to an ordered list of layers, each a list of
 ``(name, array)``; :func:`classify_layers` then recognises LSTM and MDN
 layers by their names and shapes rather than by any one tool's naming.
+
+A model file may come from anyone (the web UI accepts uploads), so every
+array is read through a :class:`Budget`: only plain numeric arrays stored in
+the file itself (no links or storage in other files, which could name a
+FIFO or a device and stall the read), at most :data:`MAX_ARRAYS` of them and
+:data:`MAX_ARRAY_BYTES` in all, counted from the declared shapes and chunk
+sizes *before* reading, since a few bytes of HDF5 can declare gigabytes
+(unwritten storage reads as fill values; a compressed chunk is inflated whole).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import h5py
 import numpy as np
 
 from impsy.model.errors import ModelError
+from impsy.model.limits import MAX_ARRAY_BYTES, MAX_ARRAYS, MAX_INVENTORY, MAX_OBJECTS
 
 NamedArrays = list[tuple[str, np.ndarray]]
 Layer = tuple[str, NamedArrays]
+
+NUMERIC = "fiu"
+"""Array kinds that can be weights: float, signed and unsigned integer."""
 
 
 def text(value: object) -> str:
@@ -40,36 +53,160 @@ def _text_list(value: object) -> list[str]:
     return [text(item) for item in np.asarray(value).ravel()]
 
 
-def legacy_layers(group: h5py.Group) -> list[Layer]:
+class Budget:
+    """What one file may still make impsy read; every array goes through :meth:`read`.
+
+    ``source`` names the file in error messages.
+    """
+
+    def __init__(
+        self, source: str, max_bytes: int = MAX_ARRAY_BYTES, max_arrays: int = MAX_ARRAYS
+    ) -> None:
+        self.source = source
+        self.bytes_left = max_bytes
+        self.arrays_left = max_arrays
+        self.max_bytes = max_bytes
+        self.max_arrays = max_arrays
+
+    def read(self, name: str, node: object) -> np.ndarray:
+        """The numeric array ``node`` (``name`` is its path, for messages), refused before
+        reading if it is odd or too big."""
+        where = f"{self.source}: array {name!r}"
+        if not isinstance(node, h5py.Dataset):
+            raise ModelError(f"{where} is a {type(node).__name__}, not an array")
+        if node.dtype.kind not in NUMERIC:
+            raise ModelError(
+                f"{where} holds {node.dtype} values; weights are real numbers (float or integer)"
+            )
+        if node.shape is None:
+            raise ModelError(f"{where} holds no data (an empty dataspace)")
+        if node.is_virtual or node.external:
+            raise ModelError(
+                f"{where} is stored in other files; impsy only reads weights stored in the model "
+                "file itself"
+            )
+        itemsize = node.dtype.itemsize
+        size = math.prod(node.shape) * itemsize
+        chunk = math.prod(node.chunks) * itemsize if node.chunks else 0
+        self.arrays_left -= 1
+        self.bytes_left -= size
+        if self.arrays_left < 0:
+            raise ModelError(
+                f"{self.source}: more than {self.max_arrays} arrays to read; an IMPSY model "
+                "has a few dozen at most"
+            )
+        limit = f"impsy's limit of {self.max_bytes // (1024 * 1024)} MiB (an xl model has 21 MB)"
+        if chunk > self.max_bytes:
+            raise ModelError(f"{where} is stored in chunks of {_mib(chunk)}, past {limit}")
+        if self.bytes_left < 0:
+            raise ModelError(
+                f"{where} of shape {node.shape} ({_mib(size)}) takes the weights past {limit}"
+            )
+        return np.asarray(node[()])
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def member(group: h5py.Group, path: str, source: str) -> h5py.Group | h5py.Dataset:
+    """``group[path]``, following only hard links (never soft or external ones).
+
+    An external link could name any file on the machine (a FIFO stalls the
+    read for ever); soft links are never written by Keras. Raises
+    ``ModelError`` for a missing entry or any other kind of link.
+    """
+    node: object = group
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if not isinstance(node, h5py.Group):
+            raise ModelError(f"{source}: {path!r} goes through an array, not a group")
+        link = node.get(part, getlink=True)
+        if link is None:
+            raise ModelError(f"{source}: no {path!r} in the HDF5 file")
+        if not isinstance(link, h5py.HardLink):
+            kind = "an external link" if isinstance(link, h5py.ExternalLink) else "a soft link"
+            raise ModelError(
+                f"{source}: {path!r} is {kind}; impsy only reads weights stored in the model "
+                "file itself"
+            )
+        node = node[part]
+    if not isinstance(node, h5py.Group | h5py.Dataset):
+        raise ModelError(f"{source}: {path!r} is neither a group nor an array")
+    return node
+
+
+def has(group: h5py.Group, name: str) -> bool:
+    """Whether ``group`` has a link called ``name`` (without following it anywhere)."""
+    return group.get(name, getlink=True) is not None
+
+
+def legacy_layers(group: h5py.Group, budget: Budget) -> list[Layer]:
     """Layers in ``layer_names`` order, each with its arrays in ``weight_names`` order."""
+    source = budget.source
+    layer_names = _text_list(group.attrs["layer_names"])
+    if len(layer_names) > MAX_OBJECTS:
+        raise ModelError(f"{source}: {len(layer_names)} layer names; expected a few")
     layers: list[Layer] = []
-    for layer_name in _text_list(group.attrs["layer_names"]):
-        layer_group = group[layer_name]
+    for layer_name in layer_names:
+        layer_group = member(group, layer_name, source)
         names = _text_list(layer_group.attrs.get("weight_names", []))
-        arrays = [(name, np.asarray(layer_group[name][()])) for name in names]
+        arrays = [(name, budget.read(name, member(layer_group, name, source))) for name in names]
         if arrays:
             layers.append((layer_name, arrays))
     return layers
 
 
 def _natural_key(name: str) -> tuple[str, int]:
-    """``lstm`` < ``lstm_1`` < ``lstm_2`` < ``lstm_10``: saving-lib numbers repeats of a class."""
-    match = re.fullmatch(r"(.*?)(?:_(\d+))?", name)
-    assert match is not None
+    """``lstm`` < ``lstm_1`` < ``lstm_2`` < ``lstm_10``: saving-lib numbers repeats of a class.
+
+    Any name has a key (``re.DOTALL``: an HDF5 name may hold a line break).
+    """
+    match = re.fullmatch(r"(.*?)(?:_([0-9]{1,9}))?", name, re.DOTALL)
+    if match is None:  # cannot happen: the pattern matches every string
+        return name, 0
     return match.group(1), int(match.group(2) or 0)
 
 
-def saving_lib_layers(group: h5py.Group) -> list[Layer]:
-    """Layers under ``layers/`` in model order, each with every array below it, path-sorted."""
+def saving_lib_layers(group: h5py.Group, budget: Budget) -> list[Layer]:
+    """Layers under ``layers/`` in model order, each with every array below it, path-sorted.
+
+    Only objects reached through hard links are visited (``visititems`` never
+    follows soft or external links), at most :data:`MAX_OBJECTS` of them.
+    """
+    source = budget.source
+    top = member(group, "layers", source)
+    if not isinstance(top, h5py.Group):
+        raise ModelError(f"{source}: 'layers' is an array, not a group of layers")
+    if len(top) > MAX_OBJECTS:
+        raise ModelError(f"{source}: {len(top)} layers; expected a few")
+    seen = 0
     layers: list[Layer] = []
-    for layer_name in sorted(group["layers"].keys(), key=_natural_key):
-        arrays: NamedArrays = []
+    for layer_name in sorted(top.keys(), key=_natural_key):
+        layer = member(top, layer_name, source)
+        found: list[tuple[str, h5py.Dataset]] = []
 
-        def collect(path: str, node: object, arrays: NamedArrays = arrays) -> None:
+        def collect(path: str, node: object, found: list = found) -> bool | None:
+            nonlocal seen
+            seen += 1
+            if seen > MAX_OBJECTS:
+                return True  # anything but None stops the visit
             if isinstance(node, h5py.Dataset):
-                arrays.append((path, np.asarray(node[()])))
+                found.append((path, node))
+            return None
 
-        group["layers"][layer_name].visititems(collect)
+        if isinstance(layer, h5py.Dataset):
+            raise ModelError(f"{source}: layer {layer_name!r} is an array, not a group")
+        layer.visititems(collect)
+        if seen > MAX_OBJECTS:
+            raise ModelError(
+                f"{source}: more than {MAX_OBJECTS} groups and arrays under 'layers'; an IMPSY "
+                "model has a few dozen"
+            )
+        arrays: NamedArrays = [
+            (path, budget.read(f"layers/{layer_name}/{path}", node)) for path, node in found
+        ]
         arrays.sort(key=lambda item: [_natural_key(part) for part in item[0].split("/")])
         if arrays:
             layers.append((layer_name, arrays))
@@ -138,12 +275,15 @@ def _mdn_arrays(arrays: NamedArrays) -> tuple[np.ndarray, ...] | None:
 
 
 def describe_layers(layers: list[Layer]) -> str:
-    """A short inventory of what a file holds, for error messages."""
+    """A short inventory of what a file holds, for error messages (cut if long)."""
     parts = []
     for layer_name, arrays in layers:
         shapes = ", ".join(f"{name} {tuple(array.shape)}" for name, array in arrays)
         parts.append(f"{layer_name}: [{shapes}]")
-    return "; ".join(parts) if parts else "no weight arrays"
+    inventory = "; ".join(parts) if parts else "no weight arrays"
+    if len(inventory) > MAX_INVENTORY:
+        inventory = f"{inventory[:MAX_INVENTORY]}... ({len(layers)} layers in all)"
+    return inventory
 
 
 def classify_layers(

@@ -18,16 +18,28 @@ IMPSY, nothing is ever written back over the user's files.
 The default model ships inside the package (``impsy/data/models``):
 ``packaged_model`` finds it by file name, for ``impsy run`` anywhere and for
 ``impsy init`` to copy.
+
+``check_model_file`` loads a file in a separate Python process with a memory,
+CPU and time limit, for files that arrive while a performance plays (the web
+UI's uploads and hot-swaps): whatever a hostile file does to h5py, HDF5 or
+LiteRT (a crash, a hang, gigabytes of allocation), it does there, and the
+performing process only loads the file once it is known to load.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
 import warnings
 from importlib.resources import files
 from pathlib import Path
 
 from impsy.model.errors import ModelError, ModelWarning
 from impsy.model.gate import GATES, resolve_gate
+from impsy.model.limits import CHECK_MEMORY_BYTES, CHECK_SECONDS, CHECKS_AT_ONCE
 from impsy.model.mdrnn import MDRNN
 from impsy.model.weights import MDRNNWeights, check_finite
 
@@ -196,3 +208,109 @@ def load_model(
         f"{path}: unknown model file type {path.suffix or '(none)'}; "
         "impsy reads .tflite, .keras and .h5"
     )
+
+
+_CHECKS = threading.BoundedSemaphore(CHECKS_AT_ONCE)
+"""Held while a checking process runs: a burst of uploads waits its turn."""
+_CHILD = "from impsy.model.loader import _check_child; _check_child()"
+
+
+def check_model_file(
+    path: str | Path,
+    engine: str = "auto",
+    gate: str = "auto",
+    seconds: float = CHECK_SECONDS,
+    memory: int = CHECK_MEMORY_BYTES,
+) -> int:
+    """Load ``path`` (and step it once) in a separate, limited process; its dimension.
+
+    The child has at most ``memory`` bytes of address space and ``seconds``
+    of CPU and wall time, runs at low priority, and reports one line of JSON.
+    Raises :class:`ModelError` with the child's message when the file does not
+    load, and says so when the child ran out of memory or time, or crashed.
+    Blocking: call it from a worker thread in async code.
+    """
+    path = Path(path)
+    command = [sys.executable, "-P", "-c", _CHILD, str(path), engine, gate, str(memory)]
+    command.append(str(max(1, int(seconds))))
+    environment = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        # glibc reserves 64 MiB of address space per thread's malloc arena: with LiteRT's
+        # threads on a many-core machine that alone would approach the memory limit.
+        "MALLOC_ARENA_MAX": "2",
+    }
+    with _CHECKS:
+        try:
+            done = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # LiteRT's and HDF5's chatter; the verdict is stdout
+                env=environment,
+                timeout=seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ModelError(
+                f"{path}: loading it took longer than {seconds:g} s; impsy gave up"
+            ) from None
+        except OSError as err:
+            raise ModelError(f"{path}: could not start a process to check it ({err})") from None
+    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        verdict = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        verdict = None
+    if isinstance(verdict, dict) and isinstance(verdict.get("error"), str):
+        raise ModelError(verdict["error"])
+    if done.returncode == 0 and isinstance(verdict, dict):
+        dimension = verdict.get("dimension")
+        if isinstance(dimension, int):
+            return dimension
+    how = f"signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
+    raise ModelError(
+        f"{path}: loading it failed in the checking process ({how}; it may need more than "
+        f"{memory // (1024 * 1024)} MiB or {seconds:g} s of CPU)"
+    )
+
+
+def _limit_this_process(memory: int, seconds: int) -> None:
+    """Address space, CPU time and priority limits for the checking process (POSIX)."""
+    try:
+        import resource
+    except ImportError:  # Windows: only the parent's timeout applies
+        return
+    for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, seconds)):
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # a hard limit already lower: keep it
+            pass
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
+def _check_child() -> None:
+    """The checking process: ``-c`` arguments PATH ENGINE GATE MEMORY SECONDS; one JSON line."""
+    import numpy as np
+
+    path, engine, gate, memory, seconds = sys.argv[1:6]
+    _limit_this_process(int(memory), int(seconds))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = load_model(path, engine=engine, gate=gate, seed=0)
+            model.step(np.zeros(model.dimension, dtype=np.float32))
+        verdict: dict[str, object] = {"dimension": model.dimension}
+    except ModelError as err:
+        verdict = {"error": str(err)}
+    except MemoryError:
+        verdict = {"error": f"{path}: loading it needs more than {int(memory) >> 20} MiB of memory"}
+    except Exception as err:  # noqa: BLE001 - a bug's reason beats "exit status 1" for an upload
+        verdict = {"error": f"{path}: loading it failed ({type(err).__name__}: {err})"}
+    print(json.dumps(verdict), flush=True)

@@ -59,7 +59,11 @@ class Provenance:
         if not self.keras_version:
             return None
         head = self.keras_version.split(".", 1)[0]
-        return int(head) if head.isdigit() else None
+        # ASCII digits only, and few of them: str.isdigit() also accepts "²" and "٣", and
+        # int() refuses more than 4300 digits; a damaged file may hold either.
+        if not (head.isascii() and head.isdigit() and len(head) <= 9):
+            return None
+        return int(head)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ def build_weights(
         raise ModelError(f"{source}: no LSTM layers found")
     layers: list[LSTMWeights] = []
     units = int(np.shape(lstm[0][1])[0])
+    if units < 1:
+        raise ModelError(f"{source}: its LSTM has 0 units; a model needs at least one")
     expected_in = None
     for index, (kernel, recurrent, bias) in enumerate(lstm):
         kernel = np.asarray(kernel, dtype=np.float32)

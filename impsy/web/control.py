@@ -145,12 +145,20 @@ async def post_sequencer(request: web.Request) -> web.Response:
 
 
 def _load_and_warm(path: Path, ctx: WebContext) -> Any:
-    """Load a model and run one step, off the loop, so its first note is not slow."""
+    """Load a model and run one step, off the loop, so its first note is not slow.
+
+    The file is loaded first in a limited child process (``check_model_file``):
+    only a file known to load, within bounded memory and time, is then loaded
+    here, in the performing process, so a hostile file in models/ cannot take
+    the performance's memory or stall it.
+    """
     import numpy as np
 
     from impsy.model import load_model
+    from impsy.model.loader import check_model_file
 
     model_config = ctx.config.model
+    check_model_file(path, engine=model_config.engine, gate=model_config.gate)
     model = load_model(
         path, engine=model_config.engine, gate=model_config.gate, seed=model_config.seed
     )

@@ -147,11 +147,21 @@ async def delete(request: web.Request) -> web.Response:
     return reply({"deleted": path.name})
 
 
-def _check_model(path: Path) -> int:
-    """Load the uploaded file as a model (in a worker thread); its dimension."""
-    from impsy.model import load_model
+def _check_model(path: Path, name: str) -> int:
+    """Load the uploaded file as a model, in a limited child process; its dimension.
 
-    return load_model(path).dimension
+    Never in the performing process: a hostile file (a zip bomb, a crafted
+    HDF5 or LiteRT file) could take its memory or stall it mid-performance.
+    Blocking (a worker thread waits on the child). The temporary file's path
+    in a refusal is replaced by the name the file was uploaded as.
+    """
+    from impsy.model.errors import ModelError
+    from impsy.model.loader import check_model_file
+
+    try:
+        return check_model_file(path)
+    except ModelError as err:
+        raise ModelError(str(err).replace(str(path), name)) from None
 
 
 async def _file_part(request: web.Request) -> Any:
@@ -210,7 +220,7 @@ async def upload_model(request: web.Request) -> web.Response:
                     )
                 await asyncio.to_thread(out.write, chunk)
         try:
-            dimension = await asyncio.to_thread(_check_model, temp)
+            dimension = await asyncio.to_thread(_check_model, temp, name)
         except Exception as err:  # any failure to load means: not a usable model
             raise BadRequest(f"{name} is not a model impsy can load: {err}") from None
         if target.exists():
