@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import mido
 
-from impsy.app import RunOptions, build_engine
+from impsy.app import RunOptions, build_engine, check_edited_config
 from impsy.config import load_config_text
 from impsy.engine import loop as impsy_loop
 from impsy.io.midi.adapter import MidiAdapter
@@ -160,7 +160,7 @@ def test_learn_proposes_the_controls_in_the_order_moved_and_the_wizard_config_ru
             return wizard["text"]
 
     text = impsy_loop.run(main())
-    assert validate(text, "config.toml", tmp_path)["ok"]
+    assert validate(text, "config.toml", tmp_path, check_edited_config)["ok"]
     loaded = load_config_text(text, "config.toml")
     assert [e.to_list() for e in loaded.midi.input["web-learn"]][:4] == [
         ["control_change", 1, 20],
