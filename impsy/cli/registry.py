@@ -11,6 +11,7 @@ from impsy.cli.init import init
 from impsy.cli.ports import ports
 from impsy.cli.run import run
 from impsy.cli.status import status
+from impsy.cli.temperatures import temperatures
 from impsy.cli.train import train
 from impsy.cli.webui import webui
 
@@ -23,6 +24,7 @@ ALL = [
     convert,
     convert_tflite,
     evaluate,
+    temperatures,
     conformance,
     export_session,
     status,
