@@ -9,6 +9,11 @@ went in and what was skipped and why, and ``--midi`` imports Standard MIDI
 Files through the config's mapping as if they had been played live. The
 config, and the default log folder, are those ``impsy run`` uses (see
 :mod:`impsy.config.locations`), so logs recorded there are found here.
+
+``--chorales`` builds the melody-to-harmony data instead: Bach's four-part
+chorales from music21's corpus (the ``chorales`` extra), dimension 5, a
+training file in all twelve keys, a held-out file and a manifest (see
+:mod:`impsy.dataset.chorales`); it reads no logs and no config.
 """
 
 from __future__ import annotations
@@ -87,6 +92,12 @@ def _mapping(config, source: str | None):
     type=click.Choice(MAPPING_SOURCES),
     help="Which input mapping decodes --midi files (default: [midi] in_device).",
 )
+@click.option(
+    "--chorales",
+    is_flag=True,
+    help="Build the Bach chorale datasets (dimension 5: dt, soprano, alto, tenor, bass) "
+    "from music21's corpus instead; -F sets the file stem (default: chorales).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing dataset file.")
 @user_errors
 def dataset(
@@ -97,9 +108,13 @@ def dataset(
     config_path: str | None,
     midi: tuple[str, ...],
     mapping_from: str | None,
+    chorales: bool,
     force: bool,
 ) -> None:
     """Make a training dataset from the interface rows of performance logs."""
+    if chorales:
+        _chorales(dimension, destination, filename, midi, force)
+        return
     from impsy.config import load_config, locations
     from impsy.config.sizes import MAX_DIMENSION
     from impsy.dataset.collect import Collected, collect_logs, find_logs, summary_lines
@@ -157,3 +172,43 @@ def dataset(
     write_dataset(output, collected.performances)
     for line in summary_lines(collected, output):
         click.echo(line)
+
+
+def _chorales(
+    dimension: int | None, destination: str, stem: str | None, midi: tuple[str, ...], force: bool
+) -> None:
+    """``impsy dataset --chorales``: the chorale training and held-out files and their manifest."""
+    from impsy.dataset import chorales
+    from impsy.errors import ImpsyError
+
+    if dimension is not None and dimension != chorales.DIMENSION:
+        raise ImpsyError(f"--chorales makes dimension {chorales.DIMENSION} data, not {dimension}")
+    if midi:
+        raise ImpsyError("--chorales reads music21's corpus; it takes no --midi")
+    try:
+        import music21  # noqa: F401
+    except ImportError:
+        raise ImpsyError(
+            "impsy dataset --chorales needs music21 (impsy's chorales extra): "
+            f"`{sys.executable} -m pip install 'impsy[chorales]'`"
+        ) from None
+    paths = chorales.output_paths(destination, stem or "chorales")
+    existing = [str(path) for path in paths.values() if path.exists()]
+    if existing and not force:
+        raise ImpsyError(f"{', '.join(existing)} already exist(s); use --force to overwrite")
+    click.echo(
+        f"impsy: Bach chorales {chorales.FIRST_NUMBER}-{chorales.LAST_NUMBER} (Riemenschneider) "
+        f"from music21's corpus; held out: {len(chorales.HELD_OUT)} chorales"
+    )
+    numbers = range(chorales.FIRST_NUMBER, chorales.LAST_NUMBER + 1)
+    with click.progressbar(numbers, label="chorales", file=sys.stderr) as bar:
+        encoded, skipped = chorales.read_corpus(progress=lambda wanted: bar)
+    manifest = chorales.write_chorale_datasets(encoded, skipped, paths)
+    for kind in ("train", "heldout"):
+        rows = sum(entry["events"] for entry in manifest[kind])
+        keys = len(chorales.TRANSPOSITIONS) if kind == "train" else 1
+        click.echo(
+            f"{kind:>8}: {paths[kind]}: {len(manifest[kind])} chorales, {rows} events"
+            + (f" x {keys} keys" if keys > 1 else "")
+        )
+    click.echo(f"skipped: {len(skipped)} chorales (not four parts), listed in {paths['manifest']}")
