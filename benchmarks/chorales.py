@@ -26,8 +26,19 @@ reset state with impsy's NumPy engine:
     in the key; Bach's own alto, tenor and bass for reference. Goal: 100 %
     with the constraint.
 
+A model whose file name contains ``relative`` is read as the relative
+encoding (``[dt, soprano, soprano - alto, soprano - tenor, soprano - bass]``,
+:func:`impsy.dataset.chorales.relative_events`): it is fed and scored on the
+relative events, its unconditional NLL is the exact marginal of the absolute
+alto, tenor and bass (:func:`impsy.dataset.chorales.lower_voices_log_prob`),
+its key constraint is the intervals under the held soprano that land in the
+key (:func:`impsy.dataset.chorales.interval_region`), and its notes are
+:func:`impsy.dataset.chorales.relative_note`. Both encodings' numbers are in
+the same units (nats of the absolute voices, model space).
+
     python benchmarks/chorales.py                          # the shipped model
     python benchmarks/chorales.py --model other.keras --json out.json
+    python benchmarks/chorales.py --model a-relative-model.keras --model other.keras
 
 Needs the held-out file and manifest of ``impsy dataset --chorales``
 (default ``datasets/``); no music21, no TensorFlow.
@@ -45,6 +56,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "chorales-accompany-dim5-layers2-units64-mixtures5-scale10.keras"
+RELATIVE_MODEL = (
+    ROOT / "models" / "chorales-accompany-relative-dim5-layers2-units64-mixtures5-scale10.keras"
+)
 DATASETS = ROOT / "datasets"
 HELD = (0, 1)
 """dt and soprano: what the performer plays."""
@@ -54,13 +68,21 @@ TEMPERATURES = ((1.0, 1.0), (1.0, 0.01))
 """(pi, sigma) pairs sampled in (b): the model's own distribution, and impsy's defaults."""
 
 
-def nll_table(model, chorales: list[np.ndarray]) -> dict:
-    """(a): per-event conditional and unconditional NLL of alto, tenor and bass."""
+def nll_table(model, chorales: list[np.ndarray], relative: bool = False) -> dict:
+    """(a): per-event conditional and unconditional NLL of alto, tenor and bass.
+
+    ``chorales`` are absolute events. A relative model is fed and scored on
+    their relative form; its unconditional NLL is the exact marginal of the
+    absolute voices (:func:`impsy.dataset.chorales.lower_voices_log_prob`).
+    """
+    from impsy.dataset.chorales import lower_voices_log_prob, relative_events
+    from impsy.model.params import SCALE
     from impsy.model.steering import log_prob
 
     d, k = model.dimension, model.mixtures
     conditional, unconditional, per_chorale = [], [], []
-    for rows in chorales:
+    for absolute in chorales:
+        rows = relative_events(absolute) if relative else absolute
         model.reset()
         cond, uncond = [], []
         for t in range(len(rows) - 1):
@@ -68,7 +90,10 @@ def nll_table(model, chorales: list[np.ndarray]) -> dict:
             target = rows[t + 1]
             joint = log_prob(raw, target, d, k)
             cond.append(-(joint - log_prob(raw, target, d, k, dims=HELD)))
-            uncond.append(-log_prob(raw, target, d, k, dims=FILLED))
+            if relative:
+                uncond.append(-lower_voices_log_prob(raw, absolute[t + 1], k, SCALE))
+            else:
+                uncond.append(-log_prob(raw, target, d, k, dims=FILLED))
         conditional += cond
         unconditional += uncond
         per_chorale.append(float(np.mean(uncond) - np.mean(cond)))
@@ -92,9 +117,22 @@ def in_key(notes: np.ndarray, tonic: int, mode: str) -> np.ndarray:
     return np.isin(notes % 12, sorted(classes))
 
 
-def key_table(model, chorales: list[np.ndarray], keys: list[dict], seed: int) -> list[dict]:
-    """(b): the share of drawn alto, tenor and bass notes inside the chorale's key."""
-    from impsy.dataset.chorales import key_steps
+def key_table(
+    model, chorales: list[np.ndarray], keys: list[dict], seed: int, relative: bool = False
+) -> list[dict]:
+    """(b): the share of drawn alto, tenor and bass notes inside the chorale's key.
+
+    For a relative model the key constraint is, at each event, the intervals
+    below the held soprano that land on the key's notes
+    (:func:`impsy.dataset.chorales.interval_region`), and a drawn interval
+    plays as :func:`impsy.dataset.chorales.relative_note`.
+    """
+    from impsy.dataset.chorales import (
+        interval_region,
+        key_steps,
+        relative_events,
+        relative_note,
+    )
     from impsy.mapping.midi import to_seven_bit
     from impsy.model.steering import Region, Steering, scale_notes
 
@@ -112,19 +150,27 @@ def key_table(model, chorales: list[np.ndarray], keys: list[dict], seed: int) ->
         for constrained in (False, True):
             inside = total = fallbacks = 0
             rng = np.random.default_rng(seed)
-            for rows, key in zip(chorales, keys, strict=True):
+            for absolute, key in zip(chorales, keys, strict=True):
+                rows = relative_events(absolute) if relative else absolute
+                allowed = scale_notes(key["tonic"], key_steps(key["mode"]))
                 regions = {}
-                if constrained:
-                    region = Region.notes(scale_notes(key["tonic"], key_steps(key["mode"])))
+                if constrained and not relative:
+                    region = Region.notes(allowed)
                     regions = {dim: region for dim in FILLED}
                 steering = Steering(d, k, held=HELD, regions=regions)
                 model.reset()
                 played = rows[0]
                 for t in range(1, len(rows)):
                     raw = model.step(np.asarray(played, dtype=np.float32)).raw
+                    if constrained and relative:  # the allowed intervals under this soprano
+                        region = Region(interval_region(to_seven_bit(rows[t][1]), allowed))
+                        steering = Steering(d, k, held=HELD, regions=dict.fromkeys(FILLED, region))
                     played, fell_back = steering.draw(raw, rows[t], pi_temp, sigma_temp, rng)
                     fallbacks += fell_back
-                    drawn = np.array([to_seven_bit(played[dim]) for dim in FILLED])
+                    if relative:
+                        drawn = np.array([relative_note(played[1], played[dim]) for dim in FILLED])
+                    else:
+                        drawn = np.array([to_seven_bit(played[dim]) for dim in FILLED])
                     inside += int(in_key(drawn, key["tonic"], key["mode"]).sum())
                     total += drawn.size
             rows_out.append(
@@ -140,9 +186,48 @@ def key_table(model, chorales: list[np.ndarray], keys: list[dict], seed: int) ->
     return rows_out
 
 
+def is_relative(path: str) -> bool:
+    """Whether a model file is a relative-encoding model (its name says so)."""
+    return "relative" in Path(path).name
+
+
+def report(path: str, nll: dict, keyed: list[dict], seed: int) -> None:
+    encoding = "relative: dt, soprano, intervals below it" if is_relative(path) else "absolute"
+    print(f"model {path} ({encoding})")
+    print()
+    print(f"(a) NLL of alto, tenor and bass per event ({nll['events']} events, model space, nats)")
+    print()
+    print("| | NLL per event |")
+    print("|---|---:|")
+    print(f"| unconditional: p(alto, tenor, bass) | {nll['unconditional_nll']:.3f} |")
+    print(f"| conditional: p(alto, tenor, bass given dt, soprano) | {nll['conditional_nll']:.3f} |")
+    print(f"| conditional lower by (goal >= 0.5) | **{nll['gain_nats']:.3f}** |")
+    print(
+        f"| chorales where conditional is lower | {nll['chorales_with_gain']} of "
+        f"{nll['chorales']} (median gain {nll['median_chorale_gain_nats']:.3f}) |"
+    )
+    print()
+    print(f"(b) alto, tenor and bass notes inside the chorale's key (seed {seed})")
+    print()
+    print("| sampler | pi temp | sigma temp | notes | in key | fallbacks |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in keyed:
+        temps = f"{row['pi_temp']:g} | {row['sigma_temp']:g}" if "pi_temp" in row else "- | -"
+        print(
+            f"| {row['sampler']} | {temps} | {row['notes']} | {100 * row['in_key']:.2f} % "
+            f"| {row.get('fallbacks', '-')} |"
+        )
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(MODEL), help="a .keras/.h5/.tflite, dimension 5")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="a .keras/.h5/.tflite, dimension 5 (repeatable; a name containing 'relative' "
+        "is read as the relative encoding); default: the shipped chorale model(s)",
+    )
     parser.add_argument(
         "--datasets", default=str(DATASETS), help="where impsy dataset --chorales wrote"
     )
@@ -163,44 +248,29 @@ def main(argv: list[str] | None = None) -> int:
     chorales = [np.asarray(p, dtype=np.float32) for p in read_npz_array(paths["heldout"], "perfs")]
     manifest = read_manifest(paths["manifest"])
     keys = [entry["key"] for entry in manifest["heldout"]]
-    model = load_model(args.model, engine="numpy")
-    if model.dimension != 5:
-        print(f"{args.model}: dimension {model.dimension}, expected 5")
-        return 1
-    start = time.perf_counter()
-    nll = nll_table(model, chorales)
-    keyed = key_table(model, chorales, keys, args.seed)
-    seconds = time.perf_counter() - start
     numbers = ", ".join(str(entry["riemenschneider"]) for entry in manifest["heldout"])
-    print(f"model {args.model}")
     print(f"held-out chorales (Riemenschneider): {numbers}")
     print()
-    print(f"(a) NLL of alto, tenor and bass per event ({nll['events']} events, model space, nats)")
-    print()
-    print("| | NLL per event |")
-    print("|---|---:|")
-    print(f"| unconditional: p(alto, tenor, bass) | {nll['unconditional_nll']:.3f} |")
-    print(f"| conditional: p(alto, tenor, bass given dt, soprano) | {nll['conditional_nll']:.3f} |")
-    print(f"| conditional lower by (goal >= 0.5) | **{nll['gain_nats']:.3f}** |")
-    print(
-        f"| chorales where conditional is lower | {nll['chorales_with_gain']} of "
-        f"{nll['chorales']} (median gain {nll['median_chorale_gain_nats']:.3f}) |"
-    )
-    print()
-    print(f"(b) alto, tenor and bass notes inside the chorale's key (seed {args.seed})")
-    print()
-    print("| sampler | pi temp | sigma temp | notes | in key | fallbacks |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in keyed:
-        temps = f"{row['pi_temp']:g} | {row['sigma_temp']:g}" if "pi_temp" in row else "- | -"
-        print(
-            f"| {row['sampler']} | {temps} | {row['notes']} | {100 * row['in_key']:.2f} % "
-            f"| {row.get('fallbacks', '-')} |"
+    results = []
+    shipped = [str(path) for path in (MODEL, RELATIVE_MODEL) if path.is_file()]
+    for path in args.model or shipped:
+        model = load_model(path, engine="numpy")
+        if model.dimension != 5:
+            print(f"{path}: dimension {model.dimension}, expected 5")
+            return 1
+        relative = is_relative(path)
+        start = time.perf_counter()
+        nll = nll_table(model, chorales, relative)
+        keyed = key_table(model, chorales, keys, args.seed, relative)
+        seconds = time.perf_counter() - start
+        report(path, nll, keyed, args.seed)
+        print(f"({seconds:.1f} s)")
+        print()
+        results.append(
+            {"model": path, "relative": relative, "nll": nll, "in_key": keyed, "seconds": seconds}
         )
-    print()
-    print(f"({seconds:.1f} s)")
     if args.json:
-        result = {"model": args.model, "nll": nll, "in_key": keyed, "seed": args.seed}
+        result = {"models": results, "seed": args.seed}
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     return 0
 

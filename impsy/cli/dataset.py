@@ -12,7 +12,8 @@ config, and the default log folder, are those ``impsy run`` uses (see
 
 ``--chorales`` builds the melody-to-harmony data instead: Bach's four-part
 chorales from music21's corpus (the ``chorales`` extra), dimension 5, a
-training file in all twelve keys, a held-out file and a manifest (see
+training file in all twelve keys, a held-out file, both again in the
+relative encoding (lower voices as intervals below the soprano), and a manifest (see
 :mod:`impsy.dataset.chorales`); it reads no logs and no config.
 """
 
@@ -211,4 +212,8 @@ def _chorales(
             f"{kind:>8}: {paths[kind]}: {len(manifest[kind])} chorales, {rows} events"
             + (f" x {keys} keys" if keys > 1 else "")
         )
+    click.echo(
+        f"relative: {paths['relative_train']}, {paths['relative_heldout']} (the same events, "
+        "alto, tenor and bass as intervals below the soprano)"
+    )
     click.echo(f"skipped: {len(skipped)} chorales (not four parts), listed in {paths['manifest']}")

@@ -56,6 +56,7 @@ skipped chorales and the encoding constants.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -137,16 +138,20 @@ def _voice_notes(part: Any, top: bool) -> list[tuple[Fraction, Fraction, int | N
     return notes
 
 
-def encode_score(score: Any) -> np.ndarray:
+def encode_score(score: Any, soprano_onsets: bool = False) -> np.ndarray:
     """The events ``[dt, s, a, t, b]`` of a four-part music21 score (float32, shape (N, 5)).
 
+    With ``soprano_onsets`` an event is an onset of the soprano only (what a
+    performer playing the melody gives the model): the other voices are
+    read at those instants, and their notes in between are not events.
     Raises ValueError unless the score has exactly four parts with notes.
     """
     parts = list(score.parts)
     if len(parts) != 4:
         raise ValueError(f"{len(parts)} parts, not 4")
     voices = [_voice_notes(part, top=index < 2) for index, part in enumerate(parts)]
-    onsets = sorted({start for notes in voices for start, _, midi, onset in notes if onset})
+    timing = voices[:1] if soprano_onsets else voices
+    onsets = sorted({start for notes in timing for start, _, midi, onset in notes if onset})
     if not onsets:
         raise ValueError("no notes")
     columns = []
@@ -173,9 +178,13 @@ def encode_score(score: Any) -> np.ndarray:
     return events
 
 
-def final_length(score: Any) -> float:
+def final_length(score: Any, soprano_onsets: bool = False) -> float:
     """Seconds from the last event (onset) to the end of the score: the last chord's length."""
     voices = [_voice_notes(part, top=True) for part in score.parts]
+    if soprano_onsets:
+        last = max(start for start, _, midi, onset in voices[0] if onset)
+        end = max(end for notes in voices for _, end, midi, _ in notes if midi is not None)
+        return float(end - last) * SECONDS_PER_QUARTER
     last_onset = max(start for notes in voices for start, _, midi, onset in notes if onset)
     end = max(end for notes in voices for _, end, midi, _ in notes if midi is not None)
     return float(end - last_onset) * SECONDS_PER_QUARTER
@@ -200,6 +209,135 @@ def all_keys(events: np.ndarray, gap: float, shifts: Sequence[int] = TRANSPOSITI
             copy[0, 0] = gap
         copies.append(copy)
     return np.concatenate(copies)
+
+
+def _notes(values: np.ndarray) -> np.ndarray:
+    """Semitones (int) of note or interval values (``n / 127``): ``floor(v * 127 + 0.5)``."""
+    return np.floor(np.asarray(values, dtype=np.float64) * NOTE_SPAN + 0.5).astype(int)
+
+
+def relative_events(events: np.ndarray) -> np.ndarray:
+    """Absolute events ``[dt, s, a, t, b]`` as relative ones ``[dt, s, s - a, s - t, s - b]``.
+
+    Each lower voice becomes its interval below the soprano in semitones, over
+    :data:`NOTE_SPAN` (``interval / 127``, float32), the same scale as a note,
+    so a semitone is the same step in both encodings and the map from
+    intervals to notes (for a fixed soprano) is a shift with Jacobian 1. An
+    interval is negative when the voice is above the soprano (a crossing).
+    Exact: :func:`absolute_events` gives the events back.
+    """
+    notes = _notes(events[:, 1:])
+    relative = np.asarray(events, dtype=np.float32).copy()
+    relative[:, 2:] = ((notes[:, :1] - notes[:, 1:]) / NOTE_SPAN).astype(np.float32)
+    return relative
+
+
+def absolute_events(relative: np.ndarray) -> np.ndarray:
+    """Relative events ``[dt, s, s - a, s - t, s - b]`` back to absolute ``[dt, s, a, t, b]``."""
+    relative = np.atleast_2d(np.asarray(relative, dtype=np.float32))
+    soprano = _notes(relative[:, 1])
+    intervals = _notes(relative[:, 2:])
+    events = relative.copy()
+    events[:, 2:] = ((soprano[:, None] - intervals) / NOTE_SPAN).astype(np.float32)
+    return events
+
+
+def _round(value: float) -> int:
+    """A note or interval value to semitones: ``floor(value * 127 + 0.5)`` (IMPSY's rounding)."""
+    return math.floor(float(value) * NOTE_SPAN + 0.5)
+
+
+def relative_note(soprano_value: float, interval_value: float) -> int:
+    """The MIDI note a relative voice plays: the soprano's note minus the interval, in 0-127.
+
+    ``soprano_value`` is a note value (``note / 127``), ``interval_value`` an
+    interval value (``semitones / 127``); both are rounded to the nearest
+    semitone as the note mapping rounds a note (:func:`interval_semitones`),
+    the soprano clipped to ``[0, 1]`` as the note mapping clips it.
+    This is what a relative note mapping would play.
+    """
+    soprano = _round(min(max(float(soprano_value), 0.0), 1.0))
+    interval = _round(min(max(float(interval_value), -2.0), 2.0))  # beyond +-1 all clamp
+    return min(max(soprano - interval, 0), NOTE_SPAN)
+
+
+def interval_semitones(value: float) -> int:
+    """The interval (semitones) an interval value plays as: ``floor(value * 127 + 0.5)``."""
+    return _round(value)
+
+
+def interval_region(soprano_note: int, notes: Iterable[int]) -> list[tuple[float, float]]:
+    """The interval values under ``soprano_note`` that play one of ``notes``, as closed intervals.
+
+    For each allowed note ``n`` the interval ``soprano_note - n`` covers the
+    values that :func:`interval_semitones` plays as it; the bounds are the
+    extreme floats that round to it (found one ulp at a time, as
+    :func:`impsy.model.steering.note_intervals` does for notes), so a value
+    drawn inside never plays a neighbouring note; as :func:`relative_note`
+    clamps, note 127 extends to ``-inf`` and note 0 to ``+inf``. Pass the result to
+    ``impsy.model.steering.Region`` to constrain a relative voice to a key
+    while the soprano is held.
+    """
+    result = []
+    for note in sorted(set(int(n) for n in notes)):
+        if not 0 <= note <= NOTE_SPAN:
+            raise ValueError(f"note {note} is outside 0..{NOTE_SPAN}")
+        semitones = soprano_note - note
+        low = (semitones - 0.5) / NOTE_SPAN
+        while _round(low) >= semitones:
+            low = math.nextafter(low, -math.inf)
+        while _round(low) < semitones:
+            low = math.nextafter(low, math.inf)
+        high = (semitones + 0.5) / NOTE_SPAN
+        while _round(high) <= semitones:
+            high = math.nextafter(high, math.inf)
+        while _round(high) > semitones:
+            high = math.nextafter(high, -math.inf)
+        if note >= NOTE_SPAN:  # relative_note clamps: every interval below plays note 127
+            low = -math.inf
+        if note <= 0:  # ...and every interval above plays note 0
+            high = math.inf
+        result.append((low, high))
+    return result
+
+
+def lower_voices_log_prob(
+    raw: np.ndarray, event: np.ndarray, mixtures: int, scale: float = 10.0
+) -> float:
+    """``log p(alto, tenor, bass)`` (absolute notes) under a relative model's mixture, exact.
+
+    ``raw`` is one step's MDN output of a dimension-5 model of relative events
+    ``[dt, s, i_a, i_t, i_b]`` (means, then sigmas, then logits, as
+    :mod:`impsy.model.params` lays them out, in model space = data x
+    ``scale``); ``event`` an absolute event ``[dt, s, a, t, b]`` (data space).
+    Within a component, ``s`` and the intervals are independent normals, so
+    the absolute voices ``x_j = s - i_j`` are jointly normal with mean
+    ``mu_s - mu_j`` and covariance ``sigma_s^2 11^T + diag(sigma_j^2)``
+    (Jacobian 1). The marginal is a mixture of those full-covariance
+    normals, evaluated here with the matrix determinant lemma and the
+    Sherman-Morrison inverse. Nats in model space, as
+    :func:`impsy.model.steering.log_prob`, so the conditional
+    ``log_prob(all) - log_prob(dims=(0, 1))`` of the same model (the
+    intervals given dt and soprano, also Jacobian 1) is in the same units.
+    """
+    dimension = DIMENSION
+    v = np.asarray(raw, dtype=np.float64)
+    kd = mixtures * dimension
+    mu = v[:kd].reshape(mixtures, dimension)
+    sigma = v[kd : 2 * kd].reshape(mixtures, dimension)
+    logits = v[2 * kd : 2 * kd + mixtures]
+    log_weights = logits - np.logaddexp.reduce(logits)
+    target = np.asarray(event, dtype=np.float32).astype(np.float64)[2:] * scale
+    mean = mu[:, 1:2] - mu[:, 2:]  # (K, 3)
+    residual = target[None, :] - mean
+    var_s = sigma[:, 1] ** 2
+    inv = 1.0 / sigma[:, 2:] ** 2  # D^-1
+    c = 1.0 + var_s * inv.sum(axis=1)
+    log_det = np.log(sigma[:, 2:] ** 2).sum(axis=1) + np.log(c)
+    weighted = (residual * inv).sum(axis=1)
+    quad = (residual**2 * inv).sum(axis=1) - var_s * weighted**2 / c
+    log_normal = -1.5 * math.log(2.0 * math.pi) - 0.5 * log_det - 0.5 * quad
+    return float(np.logaddexp.reduce(log_weights + log_normal))
 
 
 # --- the corpus --------------------------------------------------------------------------
@@ -255,6 +393,8 @@ def output_paths(destination: str | Path, stem: str = "chorales") -> dict[str, P
         "train": folder / f"{stem}-train-{DIMENSION}d.npz",
         "heldout": folder / f"{stem}-heldout-{DIMENSION}d.npz",
         "manifest": folder / f"{stem}-{DIMENSION}d.json",
+        "relative_train": folder / f"{stem}-relative-train-{DIMENSION}d.npz",
+        "relative_heldout": folder / f"{stem}-relative-heldout-{DIMENSION}d.npz",
     }
 
 
@@ -266,12 +406,19 @@ def write_chorale_datasets(
     paths["train"].parent.mkdir(parents=True, exist_ok=True)
     write_dataset(paths["train"], [all_keys(c.events, c.gap) for c in train])
     write_dataset(paths["heldout"], [c.events for c in test])
+    if "relative_train" in paths:
+        write_dataset(
+            paths["relative_train"], [relative_events(all_keys(c.events, c.gap)) for c in train]
+        )
+        write_dataset(paths["relative_heldout"], [relative_events(c.events) for c in test])
     manifest = {
         "encoding": {
             "dimension": DIMENSION,
             "columns": ["dt", *VOICES],
             "dt": f"seconds at {TEMPO_BPM:g} quarter notes per minute (= quarter-note beats)",
             "pitch": f"MIDI note / {NOTE_SPAN}, float32",
+            "relative": "the relative files: dt, soprano, then soprano - alto, soprano - tenor, "
+            f"soprano - bass in semitones / {NOTE_SPAN}, float32",
             "transpositions": list(TRANSPOSITIONS),
         },
         "held_out": list(HELD_OUT),
