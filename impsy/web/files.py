@@ -164,6 +164,10 @@ def _check_model(path: Path, name: str) -> int:
         raise ModelError(str(err).replace(str(path), name)) from None
 
 
+_FORM_ERRORS = (ValueError, AssertionError, aiohttp.ClientPayloadError)
+"""What aiohttp raises for a damaged multipart body: the client's mistake (400), not a 500."""
+
+
 async def _file_part(request: web.Request) -> Any:
     """The upload's part named ``file``, or a 400 naming what is wrong with the form.
 
@@ -176,7 +180,7 @@ async def _file_part(request: web.Request) -> Any:
         part = await reader.next()
         while part is not None and getattr(part, "name", None) != "file":
             part = await reader.next()
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as err:
+    except _FORM_ERRORS as err:
         raise BadRequest(f"the upload is not a readable multipart form: {err}") from None
     if part is None or not getattr(part, "filename", None):
         raise BadRequest("no file in the upload (expected a field named file)")
@@ -187,7 +191,7 @@ async def _read_chunk(part: Any) -> bytes:
     """The next piece of the uploaded file; a body cut short is the client's mistake (400)."""
     try:
         return await part.read_chunk(256 * 1024)
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as err:
+    except _FORM_ERRORS as err:
         raise BadRequest(f"the upload ended before its file did: {err}") from None
 
 
