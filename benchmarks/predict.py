@@ -126,6 +126,39 @@ def time_predictions(predict, events: np.ndarray, warmup: int) -> np.ndarray:
     return times
 
 
+def time_file(path: Path, count: int, warmup: int) -> dict[str, object]:
+    """One model file as ``impsy run`` loads it (``load_model``, engine "auto"), timed alone."""
+    sys.path.insert(0, str(ROOT))
+    from impsy.model import load_model
+
+    model = load_model(path, seed=0)
+    events = np.random.default_rng(0).random((count + warmup, model.dimension))
+    times = time_predictions(model.predict, events, warmup)
+    median, p99 = summary(times)
+    return {
+        "engine": model.engine,
+        "median": median,
+        "p99": p99,
+        "model": model.describe(),
+        "times_us": np.round(times / 1e3, 2).tolist(),
+    }
+
+
+def isolated(path: Path, count: int = 5000, warmup: int = 500) -> dict[str, object]:
+    """``time_file`` in a fresh process: the model's own cost, away from any server."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--file", str(path), "--count", str(count)]
+        + ["--warmup", str(warmup)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"timing {path.name} alone failed: {done.stderr.strip()[-300:]}")
+    return json.loads(lines[-1])
+
+
 def summary(times_ns: np.ndarray) -> tuple[float, float]:
     """(median, p99) in microseconds."""
     return float(np.median(times_ns) / 1e3), float(np.percentile(times_ns, 99) / 1e3)
@@ -241,11 +274,19 @@ def main() -> None:
     parser.add_argument("--no-litert", action="store_true", help="skip the LiteRT size rows")
     parser.add_argument("--no-impsy", action="store_true", help="skip IMPSY 1.2.1")
     parser.add_argument(
+        "--file",
+        type=Path,
+        help="time only this model file, loaded as `impsy run` loads it; print one JSON line",
+    )
+    parser.add_argument(
         "--build", nargs=3, metavar=("UNITS", "LAYERS", "PATH"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.build:
         build_tflite(int(args.build[0]), int(args.build[1]), Path(args.build[2]))
+        return
+    if args.file:
+        print(json.dumps(time_file(args.file, args.count, args.warmup)))
         return
 
     sys.path.insert(0, str(ROOT))

@@ -11,7 +11,14 @@ A goal is written so that the report can check it:
 - ``"|x| <= 0.1"``: impsy's absolute value against a bound (drift);
 - ``"ratio >= 5"``: how many times better impsy is than IMPSY 1.2.1 (the reference
   divided by impsy when lower is better, impsy divided by the reference when higher
-  is better).
+  is better);
+- ``"<= 1 or 1.2x floor"``: impsy's value against the larger of a bound and a multiple
+  of the ``floor`` measured in the same run (``"<= 1.5x floor"``: the multiple alone).
+
+A ``floor`` is what the same measurement gives with impsy taken out, on the same
+machine in the same run: a bare event loop firing the same timers (``floor.py``),
+a bare UDP echo, the model timed in a tight loop. On a shared machine it tells
+impsy's own cost from the host's; the report shows it and impsy's value over it.
 
 Also here: where IMPSY 1.2.1 lives, for every script that compares with it.
 """
@@ -55,11 +62,13 @@ def record(
     goal: str = "",
     better: Literal["lower", "higher"] = "lower",
     note: str = "",
+    floor: float | None = None,
 ) -> None:
     """Append one result to ``$IMPSY_BENCH_RESULTS``; a no-op when it is not set.
 
     ``impsy`` and ``reference`` (IMPSY 1.2.1's value, if measured) are in ``unit``;
     None or NaN means "not measured". ``note`` is a few words shown beside the row.
+    ``floor`` (in ``unit``) is the host's floor for this number, measured in the same run.
     """
     path = os.environ.get(ENV)
     if not path:
@@ -74,6 +83,7 @@ def record(
         "goal": goal,
         "better": better,
         "note": note,
+        "floor": _number(floor),
         "script": Path(sys.argv[0]).stem,
     }
     with open(path, "a", encoding="utf-8") as out:

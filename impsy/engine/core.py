@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,9 @@ import numpy as np
 
 from impsy.clock import Clock, Handle, LoopClock
 from impsy.config.modes import MODES
+from impsy.engine.loop import call_background, put_off, room
 from impsy.engine.playback import plan_playback
-from impsy.engine.player import FIRST_DT, RESYNC_AFTER_S, Player
+from impsy.engine.player import AFTER_SEND_S, FIRST_DT, RESYNC_AFTER_S, Player
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
 from impsy.errors import CommandError
@@ -57,6 +59,12 @@ MODEL_MODES = ("callresponse", "polyphony", "battle")
 # Polyphony: predictions waiting for their time. Beyond this the oldest are
 # dropped: a prediction for a gesture long past is stale, not worth a burst.
 MAX_PENDING = 32
+LOG_ROOM_S = 0.004
+"""The model's kept log rows are written once the next deadline is at least this far away..."""
+LOG_PATIENCE_S = 0.1
+"""...or once they have waited this long."""
+LOG_ROWS_AT_ONCE = 32
+"""Kept rows written in one go (~10 µs each); more wait for the next room."""
 
 
 @dataclass
@@ -115,6 +123,8 @@ class Engine:
         # answering them until the backlog is read, so the model's cost never loses input.
         self.input_backlogged = False
         self._observers: list[Callable[[str, np.ndarray, float], None]] = []
+        self._log_flush: Handle | None = None  # writes the model's kept log rows
+        self._log_kept_since = 0.0
 
     def _new_player(self) -> Player | None:
         if self.predictor is None:
@@ -168,8 +178,12 @@ class Engine:
         self._silence_model()
         if self.predictor:
             self.predictor.close()
+        if self._log_flush is not None:
+            self._log_flush.cancel()
+            self._log_flush = None
         if self.event_log:
-            self.event_log.close()
+            self.event_log.close()  # writes any kept rows
+            self.counters.log_rows = self.event_log.rows
 
     # ----------------------------------------------------------- observers
     def add_observer(self, observer: Callable[[str, np.ndarray, float], None]) -> None:
@@ -274,12 +288,41 @@ class Engine:
         self.counters.lateness.add(max(0.0, now - deadline))
         self._send(values)
         if self.event_log and self.settings.log_predictions:
-            self.event_log.write("rnn", values)
-            self.counters.log_rows = self.event_log.rows
+            # Kept, and written between deadlines: the next note may be microseconds away.
+            self.event_log.write_later("rnn", values)
+            if self._log_flush is None:  # after the receiver had the core (see AFTER_SEND_S)
+                self._log_kept_since = now
+                self._log_flush = self._background(AFTER_SEND_S, self._flush_log)
         if self.settings.verbose:
             log.info("out %s", np.round(values, 3))
         if self._observers:
             self._notify("rnn", values, now)
+
+    def _background(self, delay: float, callback: Callable[[], None]) -> Handle:
+        """A timer for work that can wait; on impsy's loop, one deadlines are not held back by."""
+        if isinstance(self.clock, LoopClock):
+            return call_background(self.clock.loop, delay, callback)
+        return self.clock.call_at(self.clock.now() + delay, callback)
+
+    def _room(self) -> float:
+        """Seconds until the next deadline on the loop (infinite when unknown or none)."""
+        return room(self.clock.loop) if isinstance(self.clock, LoopClock) else math.inf
+
+    def _flush_log(self) -> None:
+        """Write the model's kept log rows, once there is room before the next deadline."""
+        self._log_flush = None
+        if not self.event_log:
+            return
+        wait = put_off(
+            self._room(), self.clock.now() - self._log_kept_since, LOG_ROOM_S, LOG_PATIENCE_S
+        )
+        if wait is not None and self.event_log.pending:
+            self._log_flush = self._background(wait, self._flush_log)
+            return
+        self.event_log.flush(LOG_ROWS_AT_ONCE)
+        self.counters.log_rows = self.event_log.rows
+        if self.event_log.pending:  # the rest once there is room again
+            self._log_flush = self._background(0.0, self._flush_log)
 
     def _notify(self, kind: str, values: np.ndarray, when: float) -> None:
         for observer in list(self._observers):

@@ -1,9 +1,16 @@
 """The performance log: IMPSY's CSV, one file per run, durable line by line.
 
-Each row is written and flushed to the kernel before the engine handles the
-next event, so a crash or ``kill -9`` loses nothing already acknowledged. A
-write is a few microseconds of copying into the page cache; no fsync, which
-would stall the loop for milliseconds and protects only against power loss.
+Each gesture's row is written and flushed to the kernel before the engine
+handles the next event, so a crash or ``kill -9`` loses nothing already
+acknowledged. A write is a few microseconds of copying into the page cache
+(tens on a cold core); no fsync, which would stall the loop for
+milliseconds and protects only against power loss.
+
+The model's own rows (``log_predictions``) are not answers to anyone, and
+they come in runs of notes a fraction of a millisecond apart: the engine
+keeps them (``write_later``, stamped when played) and writes them in one go
+between deadlines (``flush``). A gesture's row flushes them first, so the
+file stays in time order; ``close`` flushes too.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
+
+import numpy as np
 
 from impsy.dataset.logs import format_log_line
 
@@ -44,14 +53,41 @@ class EventLog:
         self.rows = 0
         self.failed = False
         self._file: TextIO | None = None  # created with the first row: no empty logs
+        self._kept: list[tuple[dt.datetime, str, np.ndarray]] = []  # write_later's rows
+
+    @property
+    def pending(self) -> int:
+        """Rows kept by ``write_later`` and not written yet."""
+        return len(self._kept)
 
     def write(self, source: str, values: Sequence[float]) -> None:
+        """Write one row now (after any kept ones) and flush it to the kernel."""
         if self.failed:
             return
+        lines = self._kept_lines()
+        lines.append(format_log_line(dt.datetime.now(), source, values))
+        self._append(lines)
+
+    def write_later(self, source: str, values: Sequence[float]) -> None:
+        """Keep one row, stamped now, for the next ``flush`` or ``write``."""
+        if not self.failed:
+            self._kept.append((dt.datetime.now(), source, np.array(values, dtype=float)))
+
+    def flush(self, most: int | None = None) -> None:
+        """Write the kept rows (the ``most`` oldest of them) in one go."""
+        if self._kept and not self.failed:
+            self._append(self._kept_lines(most))
+
+    def _kept_lines(self, most: int | None = None) -> list[str]:
+        count = len(self._kept) if most is None else most
+        kept, self._kept = self._kept[:count], self._kept[count:]
+        return [format_log_line(when, source, values) for when, source, values in kept]
+
+    def _append(self, lines: list[str]) -> None:
         try:
             if self._file is None:
                 self._file = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - close()
-            self._file.write(format_log_line(dt.datetime.now(), source, values) + "\n")
+            self._file.write("\n".join(lines) + "\n")
             self._file.flush()
         except OSError as err:
             # A full SD card must not stop the music: say so once, keep playing.
@@ -62,9 +98,10 @@ class EventLog:
                 err.strerror or err,
             )
             return
-        self.rows += 1
+        self.rows += len(lines)
 
     def close(self) -> None:
+        self.flush()
         if self._file is not None and not self._file.closed:
             try:
                 self._file.close()

@@ -3,9 +3,35 @@
 Each prediction ``[dt, x_1..x_n]`` is due at the *previous deadline* plus
 ``dt * timescale``, never at "now" plus the wait: inference time and late
 wake-ups are then never added up, so a thousand events later the music is
-exactly where the model's own timing puts it. As soon as one event is
-planned, the next prediction is asked for, so it is ready (inline) or on
-its way (on the worker thread) when the deadline comes.
+exactly where the model's own timing puts it.
+
+The model runs *ahead* of the music, and only where it cannot make anything
+late. Each prediction depends only on the one before, so the player keeps a
+short queue of planned events: the first is armed on the clock, the others
+wait their turn. Once an event has gone out (``AFTER_SEND_S`` later, so
+that a receiver on the same core runs first), the queue is topped up, one
+prediction at a time, while the next thing due on the loop (this player's
+next event, or any other deadline armed on impsy's loop: a sequencer
+tick, a polyphony answer; not background work such as a web UI frame) is
+far enough away: ``GUARD_S`` for the next event, ``TOP_UP_ROOM_S`` for
+those beyond it. An event whose wait is shorter than one
+inference therefore never has an inference in front of it, and the
+predictions come in runs, back to back, while the processor's caches are
+warm: the first step after the loop has slept costs about ten times a warm
+one (~350 µs against ~35 µs for the bundled model in a running server on
+the 2-core development VM), which is why inference in a server that
+predicted one event per wake-up took 2.5-3 times as long as the same model
+timed alone. The queue holds at least ``MIN_AHEAD`` events and at
+most ``HORIZON_S`` of music (``MAX_AHEAD`` events): at timescale 1 that is
+the next event or two, as before; at a fast timescale, enough to cover a
+run of notes too close together to predict in between. Only when the
+queue runs dry is a prediction made however close the next deadline is.
+
+Sampling happens when an event is predicted, so a temperature change is
+heard at most ``HORIZON_S`` of music later; the timescale is applied when an
+event is armed, so it takes effect with the next event. ``stop`` drops the
+queue: the LSTM has then already stepped through the events that were
+predicted but not played (one or two at timescale 1).
 
 Two ways out of trouble, both counted:
 
@@ -13,7 +39,8 @@ Two ways out of trouble, both counted:
   stalled machine, a suspended laptop) restarts the timeline from now
   instead of bursting out the backlog (``resyncs``);
 - a failed prediction (the predictor already reported and reset the model)
-  rests ``FIRST_DT`` and starts again from the last thing played.
+  rests ``FIRST_DT`` after the last event before it and starts again from
+  that event.
 
 Time comes from an injected ``Clock``: the loop's when performing, a manual
 clock in tests, which then check every deadline exactly without sleeping.
@@ -21,11 +48,16 @@ clock in tests, which then check every deadline exactly without sleeping.
 
 from __future__ import annotations
 
+import math
+import time
+from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-from impsy.clock import Clock, Handle
+from impsy.clock import Clock, Handle, LoopClock
+from impsy.engine.loop import next_timer_due
 from impsy.engine.playback import plan_playback
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
@@ -35,9 +67,50 @@ RESYNC_AFTER_S = 0.05
 # How long the model rests after a failed prediction, and the dt of its first
 # input when it starts on its own (battle mode).
 FIRST_DT = 0.1
+GUARD_S = 0.001
+"""The next event (``MIN_AHEAD``) is predicted only while the next deadline on the loop is at
+least this far: a warm step of the bundled model takes 15-40 µs, the first after the loop slept
+up to ~0.5 ms."""
+TOP_UP_ROOM_S = 0.004
+"""Events beyond ``MIN_AHEAD`` are predicted only while the next deadline is at least this far:
+a run of predictions can be interrupted by the machine for a scheduler slice (1.4 ms here, up to
+a 4 ms tick), and must not hold a deadline up when it is."""
+MIN_AHEAD = 2
+"""Events kept planned (the armed one and the next) whatever their length, room permitting."""
+HORIZON_S = 0.1
+"""Beyond ``MIN_AHEAD``, events are planned ahead up to this much music (at the timescale)."""
+REFILL_BELOW = 0.5
+"""Beyond ``MIN_AHEAD``, the queue is topped up (to ``HORIZON_S``) once less than this share
+of ``HORIZON_S`` is left: predictions come in runs, most of them with warm caches."""
+MAX_AHEAD = 64
+"""The most events planned ahead, however short."""
+FILL_BUDGET_S = 0.0005
+"""The longest the player predicts in one go before it lets the loop run (then carries on)."""
+AFTER_SEND_S = 0.0001
+"""With the next event planned, predicting on starts this long after an event is sent, not at
+once: the datagram wakes its receiver (a synth, often on the same core, where the kernel puts
+it to run as soon as impsy sleeps), and work right after the send would hold the note there."""
 
 Play = Callable[[np.ndarray, float], None]
 """Sends one event's values; gets the deadline it was due at (for lateness)."""
+
+
+class Planned(NamedTuple):
+    """One predicted event waiting to be played; ``values`` None is a rest after a failure."""
+
+    dt: float
+    """The clamped dt, unscaled (the timescale is applied when the event is armed)."""
+    values: np.ndarray | None
+
+
+_REST = Planned(FIRST_DT, None)
+
+
+def _loop_timers(clock: Clock) -> Callable[[], float | None]:
+    """When the next timer of anything on the clock's loop is due (None: unknown)."""
+    if not isinstance(clock, LoopClock):
+        return lambda: None
+    return lambda: next_timer_due(clock.loop)
 
 
 class Player:
@@ -50,88 +123,190 @@ class Player:
         timescale: Callable[[], float],
         play: Play,
         counters: Counters,
+        *,
+        work_clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.clock = clock
+        self._work_clock = work_clock  # real time spent predicting (FILL_BUDGET_S), not music
         self.predictor = predictor
         self._timescale = timescale
         self._play = play
         self.counters = counters
         self.running = False
+        self.guard = GUARD_S
+        """Room, in seconds, predicting the next event needs before the next deadline."""
+        self.top_up_room = TOP_UP_ROOM_S
+        """Room, in seconds, predicting beyond ``MIN_AHEAD`` needs before the next deadline."""
         self._run = 0  # bumped by stop(): callbacks of an older run do nothing
         self._timer: Handle | None = None
-        self._deadline = 0.0
-        self._last_input: np.ndarray | None = None
-        self._due: np.ndarray | None = None
-        self._upcoming: tuple[np.ndarray | None] | None = None
-        self._fired = False
+        self._deadline = 0.0  # of the armed event, else of the last one played
+        self._queue: deque[Planned] = deque()  # planned events; the first is armed
+        self._ahead_dt = 0.0  # sum of the unscaled dt of the queued events after the armed one
+        self._next_input: np.ndarray | None = None  # the model's input for the next prediction
+        self._asking = False  # a prediction is on its way (worker thread)
+        self._resting = False  # a failed prediction is queued: predict no more until it rests
+        self._topping_up = False  # between REFILL_BELOW and HORIZON_S: filling up
+        self._filling: Handle | None = None  # a fill waiting for its turn (AFTER_SEND_S, budget)
+        self._other_timers = _loop_timers(clock)
 
+    # ------------------------------------------------------------------ control
     def start(self, prime: np.ndarray) -> None:
         """Play from now on, the first event predicted from ``prime``."""
         self.stop()
         self.running = True
-        run = self._run
         self._deadline = self.clock.now()
-        self._last_input = prime.copy()
-        self.predictor.predict(self._last_input, lambda y: self._next(run, y))
+        self._next_input = prime.copy()
+        self._fill(self._run, top_up=False)  # the first events now; more once they play
 
     def stop(self) -> None:
-        """Nothing more is played: the armed deadline and any prediction on its way are dropped."""
+        """Nothing more is played: the armed deadline and everything planned are dropped."""
         self._run += 1
         self.running = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._upcoming = None
-        self._fired = False
+        if self._filling is not None:
+            self._filling.cancel()
+            self._filling = None
+        self._queue.clear()
+        self._ahead_dt = 0.0
+        self._asking = False
+        self._resting = False
+        self._topping_up = False
 
-    def _next(self, run: int, prediction: np.ndarray | None) -> None:
-        """The prediction for the next event: plan it, arm its deadline, ask for the one after."""
-        if run != self._run:
-            return
-        if prediction is None:
-            self._deadline = max(self._deadline, self.clock.now()) + FIRST_DT
-            self._timer = self.clock.call_at(self._deadline, self._retry, run)
-            return
-        plan = plan_playback(prediction, self._timescale())
-        self._deadline += plan.wait
-        self._last_input = plan.next_model_input
-        self._due = plan.values
-        self._upcoming = None
-        self._fired = False
-        self._timer = self.clock.call_at(self._deadline, self._fire, run)
-        self.predictor.predict(plan.next_model_input, lambda y: self._arrived(run, y))
+    @property
+    def planned(self) -> int:
+        """Events predicted and not yet played (the armed one included)."""
+        return len(self._queue)
 
-    def _retry(self, run: int) -> None:
-        if run != self._run:
-            return
-        self._timer = None
-        assert self._last_input is not None
-        self.predictor.predict(self._last_input, lambda y: self._next(run, y))
+    @property
+    def next_deadline(self) -> float | None:
+        """When the armed event is due, or None when nothing is armed."""
+        return self._deadline if self._timer is not None else None
+
+    # ---------------------------------------------------------------- predicting
+    def _fill(self, run: int, top_up: bool = True, most: int | None = None) -> None:
+        """Predict ahead while there is room before the next deadline (see the module doc).
+
+        Without ``top_up``, only up to ``MIN_AHEAD`` events; with ``most``, at most that many.
+        """
+        began = self._work_clock()
+        other = self._other_timers()  # nothing else arms a timer while this runs
+        asked = 0
+        while run == self._run and self._wants_more(top_up, other):
+            if most is not None and asked >= most:
+                return
+            asked += 1
+            if self._queue and self._work_clock() - began > FILL_BUDGET_S:
+                self._fill_later(0.0, run)  # let the loop breathe
+                return
+            self._asking = True
+            assert self._next_input is not None
+            self.predictor.predict(self._next_input, lambda y: self._arrived(run, y))
+
+    def _fill_later(self, delay: float, run: int) -> None:
+        """``_fill`` in ``delay`` seconds, unless one is already waiting."""
+        if self._filling is None:
+            self._filling = self.clock.call_at(self.clock.now() + delay, self._fill_now, run)
+
+    def _fill_now(self, run: int) -> None:
+        self._filling = None
+        self._fill(run)
+
+    def _wants_more(self, top_up: bool, other: float | None) -> bool:
+        """Whether to predict another event now; ``other`` is when the loop's next timer (the
+        player's own or anything else's) is due, None when unknown or none."""
+        if not self.running or self._asking or self._resting:
+            return False
+        queued = len(self._queue)
+        if queued == 0:
+            return True  # nothing to play next: predict now, however close anything is
+        if queued >= MAX_AHEAD:
+            self._topping_up = False
+            return False
+        if queued >= MIN_AHEAD:
+            if not top_up:
+                return False
+            ahead = self._ahead_dt * self._timescale()
+            if ahead >= HORIZON_S:
+                self._topping_up = False
+                return False
+            if ahead < HORIZON_S * REFILL_BELOW:
+                self._topping_up = True
+            if not self._topping_up:
+                return False
+        now = self.clock.now()
+        due = self._deadline if self._timer is not None else math.inf
+        if other is not None:
+            due = min(due, other)
+        return due - now >= (self.guard if queued < MIN_AHEAD else self.top_up_room)
 
     def _arrived(self, run: int, prediction: np.ndarray | None) -> None:
-        """The prediction after the armed event: kept until it is due, or planned at once."""
+        """A prediction: queue it (and arm it if nothing is), then predict on if there is room."""
         if run != self._run:
             return
-        if self._fired:  # the deadline came first (a slow model): plan it now
-            self._next(run, prediction)
+        self._asking = False
+        if prediction is None:
+            self._resting = True
+            self._enqueue(_REST)
         else:
-            self._upcoming = (prediction,)
+            plan = plan_playback(prediction, self._timescale())
+            self._next_input = plan.next_model_input
+            self._enqueue(Planned(float(plan.next_model_input[0]), plan.values))
+        if not self.predictor.threaded:
+            return  # inline: the caller's _fill loop carries on
+        self._fill(run)
+
+    def _enqueue(self, event: Planned) -> None:
+        self._queue.append(event)
+        if self._timer is None:
+            self._arm(self._run)
+        else:
+            self._ahead_dt += event.dt
+
+    # ------------------------------------------------------------------ playing
+    def _arm(self, run: int) -> None:
+        """Put the first planned event on the clock."""
+        head = self._queue[0]
+        if head.values is None:  # a rest after a failure, from the last event on
+            self._deadline = max(self._deadline, self.clock.now()) + FIRST_DT
+            self._timer = self.clock.call_at(self._deadline, self._rested, run)
+        else:
+            self._deadline += head.dt * self._timescale()
+            self._timer = self.clock.call_at(self._deadline, self._fire, run)
+
+    def _advance(self, run: int) -> None:
+        """The armed event is done: arm the next, if one is planned."""
+        self._queue.popleft()
+        if self._queue:
+            self._ahead_dt -= self._queue[0].dt
+            if len(self._queue) == 1:
+                self._ahead_dt = 0.0  # no rounding left behind
+            self._arm(run)
 
     def _fire(self, run: int) -> None:
         if run != self._run:
             return
         self._timer = None
-        assert self._due is not None
-        self._play(self._due, self._deadline)
+        values = self._queue[0].values
+        assert values is not None
+        self._play(values, self._deadline)
         if run != self._run:  # playing it stopped the player (the floor was handed back)
             return
         now = self.clock.now()
         if now - self._deadline > RESYNC_AFTER_S:
             self.counters.resyncs += 1
             self._deadline = now
-        if self._upcoming is None:
-            self._fired = True
+        self._advance(run)
+        if not self._queue:  # nothing planned: the next event now, however close it is
+            self._fill(run, most=1)
+        self._fill_later(AFTER_SEND_S, run)  # the rest once the receiver has had the core
+
+    def _rested(self, run: int) -> None:
+        """After a failed prediction: try again from the last event played."""
+        if run != self._run:
             return
-        (prediction,) = self._upcoming
-        self._upcoming = None
-        self._next(run, prediction)
+        self._timer = None
+        self._resting = False
+        self._advance(run)
+        self._fill(run)

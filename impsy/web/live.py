@@ -6,6 +6,15 @@ deadlines) turns what gathered into one JSON frame and offers it to each
 client. Each client has a one-frame mailbox and its own sender task: a
 client that cannot keep up misses frames, and nothing waits on it or queues
 without bound. With no client connected the feed is not even observing.
+
+A frame is work that can wait, and the loop's deadlines (the model's next
+note, the sequencer's next tick) cannot: building one with the status takes
+a few hundred microseconds, more on a cold core. So a frame that falls due
+less than ``FRAME_ROOM_S`` before the loop's next deadline is put off until
+just after it (``put_off``), for at most ``FRAME_PUT_OFF_MAX_S``: in a dense
+passage the plots update a little later, and the notes leave on time. The
+frame timer is a background timer (``impsy.engine.loop.call_background``),
+so the model's predicting ahead is not held back by it either.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from impsy.engine.loop import call_background, room
+from impsy.engine.loop import put_off as loop_put_off
 from impsy.ratelimit import RateLimitedWarning
 from impsy.web.responses import clean
 
@@ -34,6 +45,20 @@ MAX_ROWS = 64
 """Rows kept per list between frames (1,920 a second at 30 Hz); older ones are dropped: the
 plots show the recent past, and a bounded frame keeps its encoding well under a millisecond."""
 MAX_SEQUENCER_EVENTS = 256
+FRAME_ROOM_S = 0.004
+"""A frame is built only while the loop's next deadline is at least this far away (a frame
+takes a few hundred µs, and the machine may take the core for a scheduler slice meanwhile)..."""
+FRAME_PUT_OFF_MAX_S = 1.0 / FRAME_HZ
+"""...or once it has been put off this long (a frame period)."""
+
+
+def put_off(room: float, waited: float) -> float | None:
+    """How long to put off a frame that is due: None to build it now, else seconds.
+
+    ``room`` is the time until the loop's next deadline (infinite when none
+    is armed), ``waited`` how long this frame has been put off already.
+    """
+    return loop_put_off(room, waited, FRAME_ROOM_S, FRAME_PUT_OFF_MAX_S)
 
 
 class Client:
@@ -72,7 +97,10 @@ class LiveFeed:
         self.inputs: deque[list[float]] = deque(maxlen=MAX_ROWS)
         self.outputs: deque[list[float]] = deque(maxlen=MAX_ROWS)
         self.sequencer_events: deque[dict[str, Any]] = deque(maxlen=MAX_SEQUENCER_EVENTS)
-        self._timer: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._ticks = 0  # frame periods since the first frame
+        self._started = 0.0  # when the first frame was due (loop.time())
+        self._due_at = 0.0  # when the frame now waiting was due
         self._sequencer: Any = None
         self._status_due = True
         self._warn = RateLimitedWarning()
@@ -94,7 +122,10 @@ class LiveFeed:
             self._sequencer = self.ctx.sequencer
             if self._sequencer is not None:
                 self._sequencer.add_listener(self.on_sequencer)
-        self._timer = asyncio.ensure_future(self._tick())
+        loop = asyncio.get_running_loop()
+        self._ticks = 0
+        self._started = self._due_at = loop.time()
+        self._timer = call_background(loop, 0.0, self._tick)
 
     def _detach(self) -> None:
         engine = self.ctx.engine
@@ -149,30 +180,36 @@ class LiveFeed:
         # so only the status needs cleaning; walking every row value would double the cost.
         return json.dumps(body, separators=(",", ":"))
 
-    async def _tick(self) -> None:
+    def _tick(self) -> None:
+        """A frame is due: build it when the loop has room (``put_off``), arm the next."""
+        self._timer = None
+        if not self.clients:
+            return
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        wait = put_off(room(loop), now - self._due_at)
+        if wait is not None:
+            self._timer = call_background(loop, wait, self._tick)
+            return
         period = 1.0 / FRAME_HZ
         status_every = max(1, round(FRAME_HZ / (STATUS_HZ if self.ctx.engine else 1.0)))
-        start = loop.time()
-        count = 0
-        while self.clients:
-            try:
-                due = count % status_every == 0 or self._status_due
-                self._status_due = False
-                frame = self.frame(loop.time(), due)
-                if frame is not None:
-                    self.frames += 1
-                    for client in list(self.clients):
-                        client.offer(frame)
-            except Exception as err:  # a bad frame must not end the feed
-                self._warn.warn("live", f"web UI live feed: {err}")
-            count += 1
-            next_time = start + count * period
-            now = loop.time()
-            if next_time < now:  # the loop was held up: skip ahead, do not burst
-                count = int((now - start) / period) + 1
-                next_time = start + count * period
-            await asyncio.sleep(next_time - now)
+        try:
+            with_status = self._ticks % status_every == 0 or self._status_due
+            self._status_due = False
+            frame = self.frame(now, with_status)
+            if frame is not None:
+                self.frames += 1
+                for client in list(self.clients):
+                    client.offer(frame)
+        except Exception as err:  # a bad frame must not end the feed
+            self._warn.warn("live", f"web UI live feed: {err}")
+        self._ticks += 1
+        self._due_at = self._started + self._ticks * period
+        now = loop.time()
+        if self._due_at < now:  # the loop was held up: skip ahead, do not burst
+            self._ticks = int((now - self._started) / period) + 1
+            self._due_at = self._started + self._ticks * period
+        self._timer = call_background(loop, self._due_at - now, self._tick)
 
     # ------------------------------------------------------------- handler
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
