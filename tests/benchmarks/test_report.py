@@ -89,8 +89,12 @@ def test_verdict_checks_each_kind_of_goal(case, expected):
 def test_table_and_notes_show_a_missed_goal_and_by_how_much():
     rows = [row(250.0, 32_000.0, goal="<= 200") | {"measure": "OSC round trip, median"}]
     lines = report.table(rows)
-    assert lines[0] == "| measure | IMPSY 1.2.1 | impsy | ratio | goal | met? |"
-    assert lines[2] == "| OSC round trip, median | 32,000 µs | 250 µs | 128× | ≤ 200 µs | **no** |"
+    assert lines[0] == (
+        "| measure | IMPSY 1.2.1 | impsy | ratio | host floor | impsy ÷ floor | goal | met? |"
+    )
+    assert lines[2] == (
+        "| OSC round trip, median | 32,000 µs | 250 µs | 128× | — | — | ≤ 200 µs | **no** |"
+    )
     (note,) = report.missed_notes(rows)
     assert "missed by 50 µs (25 %)" in note and "model itself asks" in note
 
