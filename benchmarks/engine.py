@@ -46,8 +46,8 @@ from pathlib import Path
 
 import numpy as np
 from floor import Floor, lateness_summary, receive_floor
-from predict import isolated
-from processes import spawn
+from predict import Alone
+from processes import pin, spawn
 from results import record, reference_python
 from tables import markdown_table, percentile
 from wire import (
@@ -795,11 +795,29 @@ def measure_playback(
     return result
 
 
-INFERENCE_ROUNDS = 6
+INFERENCE_ROUNDS = 24
 """The server's predictions and the same model timed alone alternate this many times: on a
-shared machine the cost of the same step moves by 1.5-2x within minutes."""
-ALONE_PER_ROUND = 1000
-"""Predictions timed alone in each round (after 500 untimed ones)."""
+shared machine the cost of the same step moves by 1.5-2x from one second to the next."""
+ALONE_PER_ROUND = 250
+"""Predictions timed alone in each round (after ``ALONE_WARMUP`` untimed ones; 500 before the
+first round)."""
+ALONE_WARMUP = 50
+
+
+def inference_cpus() -> tuple[set[int], set[int]] | None:
+    """(the CPU the server and its isolated twin share, the CPUs left to this client).
+
+    On the 2-core development VM one virtual CPU ran the same step 1.6x slower than the
+    other for seconds at a time (another tenant on its host core): a server and an
+    isolated timing that landed on different CPUs measured the host, not impsy. None
+    where affinity cannot be set or there is a single CPU.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        return None
+    return {mine[-1]}, set(mine[:-1])
 
 
 def measure_inference(
@@ -809,18 +827,30 @@ def measure_inference(
 
     For each model of ``INFERENCE_MODELS``: ``impsy run`` plays ``events`` in battle mode
     and reports its own inference median (``/impsy/status``: ``model.predict`` timed
-    around each call on the loop); ``predict.py --file`` times the same file, loaded the
-    same way (so on the same engine), in a tight loop in a fresh process. The two
-    alternate ``INFERENCE_ROUNDS`` times (the server paused meanwhile), so both meet the
-    same load from other processes; the isolated times are pooled.
+    around each call on the loop); ``predict.py --file --serve`` times the same file,
+    loaded the same way (so on the same engine), in a tight loop in a process of its own.
+    Both are pinned to the same CPU (``inference_cpus``), and they alternate
+    ``INFERENCE_ROUNDS`` times (the server paused meanwhile), so both meet the same core
+    and the same load from other processes; the isolated times are pooled.
     """
     rows = []
     per_round = math.ceil(events / INFERENCE_ROUNDS)
+    cpus = inference_cpus()
+    own = os.sched_getaffinity(0) if cpus else None
     for model, label in INFERENCE_MODELS:
         received = 0
         alone_us: list[float] = []
-        alone: dict = {}
-        with running(system, workdir, "battle", timescale, model=model) as (server, peer):
+        with contextlib.ExitStack() as stack:
+            server, peer = stack.enter_context(
+                running(system, workdir, "battle", timescale, model=model)
+            )
+            alone = Alone(model, cpus[0] if cpus else None)
+            stack.callback(alone.close)
+            if cpus and server.proc is not None:
+                pin(server.proc.pid, cpus[0])
+                os.sched_setaffinity(0, cpus[1])
+                stack.callback(os.sched_setaffinity, 0, own)
+            alone.time(1, 500)
             for round_ in range(INFERENCE_ROUNDS):
                 if round_:
                     peer.send(RESUME)
@@ -837,16 +867,16 @@ def measure_inference(
                 received += got
                 peer.send(PAUSE)
                 peer.drain()
-                alone = isolated(model, count=ALONE_PER_ROUND)
-                alone_us += alone["times_us"]
+                alone_us += alone.time(ALONE_PER_ROUND, ALONE_WARMUP)
             status = peer.status(timeout=2.0)
             said = [line for _, line in server.lines if line.startswith("model: ")]
         rows.append(
             {
                 "model": label,
                 "file": model.name,
-                "engine": alone["engine"],
+                "engine": alone.engine,
                 "server_said": said[0] if said else "",
+                "pinned_cpu": min(cpus[0]) if cpus else None,
                 "events": received,
                 "server_p50_us": status["inference_p50_us"] if status else float("nan"),
                 "server_p99_us": status["inference_p99_us"] if status else float("nan"),
@@ -1227,7 +1257,7 @@ def record_results(results: Results) -> None:
             r["server_p50_us"],
             "µs",
             goal="<= 1.5x floor",
-            note="floor: the same file alone, `predict.py --file`",
+            note="floor: the same file alone, `predict.py --file --serve`, on the same CPU",
             floor=r["alone_p50_us"],
         )
 

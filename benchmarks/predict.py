@@ -144,19 +144,69 @@ def time_file(path: Path, count: int, warmup: int) -> dict[str, object]:
     }
 
 
-def isolated(path: Path, count: int = 5000, warmup: int = 500) -> dict[str, object]:
-    """``time_file`` in a fresh process: the model's own cost, away from any server."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--file", str(path), "--count", str(count)]
-        + ["--warmup", str(warmup)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"timing {path.name} alone failed: {done.stderr.strip()[-300:]}")
-    return json.loads(lines[-1])
+class Alone:
+    """``time_file``'s timing in one long-lived process, asked again and again.
+
+    The in-server inference benchmark alternates many short rounds of the
+    server's playing with rounds of the model timed alone; a fresh process per
+    round would cost half a second of start-up each. ``cpus`` pins the process
+    (the server beside it is pinned to the same ones, so both meet one core).
+    """
+
+    def __init__(self, path: Path, cpus: set[int] | None = None) -> None:
+        from processes import pin
+
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--file", str(path), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1"),
+        )
+        if cpus:
+            pin(self.proc.pid, cpus)
+        self.engine = self._answer()["engine"]
+
+    def _answer(self) -> dict:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError(f"timing alone failed (exit {self.proc.wait()})")
+
+    def time(self, count: int, warmup: int) -> list[float]:
+        """Microseconds for each of ``count`` predictions, after ``warmup`` untimed ones."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{count} {warmup}\n")
+        self.proc.stdin.flush()
+        return self._answer()["times_us"]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def serve_file(path: Path) -> None:
+    """``--serve``: load the file once, then time ``COUNT WARMUP`` per line of stdin."""
+    sys.path.insert(0, str(ROOT))
+    from impsy.model import load_model
+
+    model = load_model(path, seed=0)
+    events = np.random.default_rng(0).random((4096, model.dimension))
+    print(json.dumps({"engine": model.engine}), flush=True)
+    offset = 0
+    for line in sys.stdin:
+        count, warmup = (int(word) for word in line.split())
+        batch = np.take(events, range(offset, offset + count + warmup), axis=0, mode="wrap")
+        offset += count + warmup
+        times = time_predictions(model.predict, batch, warmup)
+        print(json.dumps({"times_us": np.round(times / 1e3, 2).tolist()}), flush=True)
 
 
 def summary(times_ns: np.ndarray) -> tuple[float, float]:
@@ -279,11 +329,19 @@ def main() -> None:
         help="time only this model file, loaded as `impsy run` loads it; print one JSON line",
     )
     parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="with --file: time COUNT predictions after WARMUP per line of stdin, until EOF",
+    )
+    parser.add_argument(
         "--build", nargs=3, metavar=("UNITS", "LAYERS", "PATH"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.build:
         build_tflite(int(args.build[0]), int(args.build[1]), Path(args.build[2]))
+        return
+    if args.file and args.serve:
+        serve_file(args.file)
         return
     if args.file:
         print(json.dumps(time_file(args.file, args.count, args.warmup)))

@@ -48,3 +48,23 @@ def spawn(
 def impsy_run(config: Path, logdir: Path, cwd: Path) -> subprocess.Popen[str]:
     """``impsy run`` from this checkout (``python -m impsy``) on ``config``, logs in ``logdir``."""
     return spawn([sys.executable, "-m", "impsy", "run", "-c", str(config), "-l", str(logdir)], cwd)
+
+
+def pin(pid: int, cpus: set[int]) -> bool:
+    """Keep every thread of process ``pid`` on ``cpus``; False where the OS cannot.
+
+    ``os.sched_setaffinity`` moves one thread on Linux, so each of
+    ``/proc/PID/task`` is moved; threads started later inherit it.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    try:
+        tasks = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tasks = [pid]
+    try:
+        for task in tasks:
+            os.sched_setaffinity(task, cpus)
+    except OSError:
+        return False
+    return True

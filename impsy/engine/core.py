@@ -439,15 +439,25 @@ class Engine:
         """Forget the LSTM state (the model starts a fresh phrase)."""
         if self.predictor is not None:
             self.predictor.reset()
+        if self.player is not None:  # what it predicted ahead came from the old state
+            self.player.replan(restore=False)
         log.info("model state reset")
 
     def set_sigmatemp(self, value: float) -> None:
         if self.model is not None:
             self.model.sigma_temp = value
+            self._replan()
 
     def set_pitemp(self, value: float) -> None:
         if self.model is not None:
             self.model.pi_temp = value
+            self._replan()
+
+    def _replan(self) -> None:
+        """A sampling setting changed: what the player predicted ahead is predicted again,
+        so the change is heard from the event after the one about to play."""
+        if self.player is not None:
+            self.player.replan()
 
     def set_timescale(self, value: float) -> None:
         self.settings.timescale = value

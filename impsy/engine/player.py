@@ -16,22 +16,29 @@ tick, a polyphony answer; not background work such as a web UI frame) is
 far enough away: ``GUARD_S`` for the next event, ``TOP_UP_ROOM_S`` for
 those beyond it. An event whose wait is shorter than one
 inference therefore never has an inference in front of it, and the
-predictions come in runs, back to back, while the processor's caches are
-warm: the first step after the loop has slept costs about ten times a warm
+predictions come in runs, back to back, while the processor is awake:
+the first step after the loop has slept costs about ten times a warm
 one (~350 µs against ~35 µs for the bundled model in a running server on
-the 2-core development VM), which is why inference in a server that
-predicted one event per wake-up took 2.5-3 times as long as the same model
-timed alone. The queue holds at least ``MIN_AHEAD`` events and at
-most ``HORIZON_S`` of music (``MAX_AHEAD`` events): at timescale 1 that is
-the next event or two, as before; at a fast timescale, enough to cover a
-run of notes too close together to predict in between. Only when the
+the 2-core development VM), and the next few cost less and less (a VM's
+virtual CPU that went idle comes back slowly; a cold cache alone costs little
+here), which is why inference in a server that predicted one event per
+wake-up took 2.5-3 times as long as the same model timed alone. The queue
+holds at least ``MIN_AHEAD`` events and at most ``HORIZON_S`` of music
+(``MAX_AHEAD`` events): at timescale 1 that is the next event or two, as
+before; at a fast timescale, enough to cover a run of notes too close
+together to predict in between. Only when the
 queue runs dry is a prediction made however close the next deadline is.
 
-Sampling happens when an event is predicted, so a temperature change is
-heard at most ``HORIZON_S`` of music later; the timescale is applied when an
-event is armed, so it takes effect with the next event. ``stop`` drops the
-queue: the LSTM has then already stepped through the events that were
-predicted but not played (one or two at timescale 1).
+Sampling happens when an event is predicted, so what was predicted ahead
+must be predicted again when a sampling setting changes (a temperature;
+steering): ``replan`` keeps the armed event, puts the model back to the
+LSTM state after it (each planned event keeps a copy of the state its
+successor is predicted from, ``Model.state``/``set_state``) and predicts the
+rest anew, so the change is heard from the next event on, whatever the
+horizon. ``stop`` also puts the model back, so the LSTM has seen exactly the
+events that were played (and the one being played, if playing it stopped
+the player), none predicted and dropped. The timescale is applied when an
+event is armed, so it takes effect with the next event.
 
 Two ways out of trouble, both counted:
 
@@ -77,15 +84,17 @@ a run of predictions can be interrupted by the machine for a scheduler slice (1.
 a 4 ms tick), and must not hold a deadline up when it is."""
 MIN_AHEAD = 2
 """Events kept planned (the armed one and the next) whatever their length, room permitting."""
-HORIZON_S = 0.1
-"""Beyond ``MIN_AHEAD``, events are planned ahead up to this much music (at the timescale)."""
+HORIZON_S = 0.3
+"""Beyond ``MIN_AHEAD``, events are planned ahead up to this much music (at the timescale).
+Longer runs cost nothing in responsiveness: a change of course predicts again (``replan``)."""
 REFILL_BELOW = 0.5
 """Beyond ``MIN_AHEAD``, the queue is topped up (to ``HORIZON_S``) once less than this share
 of ``HORIZON_S`` is left: predictions come in runs, most of them with warm caches."""
 MAX_AHEAD = 64
 """The most events planned ahead, however short."""
 FILL_BUDGET_S = 0.0005
-"""The longest the player predicts in one go before it lets the loop run (then carries on)."""
+"""The longest the player predicts in one go before it lets the loop run (then carries on):
+with the step that crosses it, well under the 1 ms that nothing may hold the loop."""
 AFTER_SEND_S = 0.0001
 """With the next event planned, predicting on starts this long after an event is sent, not at
 once: the datagram wakes its receiver (a synth, often on the same core, where the kernel puts
@@ -101,6 +110,11 @@ class Planned(NamedTuple):
     dt: float
     """The clamped dt, unscaled (the timescale is applied when the event is armed)."""
     values: np.ndarray | None
+    next_input: np.ndarray | None = None
+    """What the model is fed for the event after this one."""
+    before: list[np.ndarray] | None = None
+    """The LSTM state the event after this one is predicted from, up to its ``next_input``:
+    the state that has seen every event before this one (None: the model cannot say)."""
 
 
 _REST = Planned(FIRST_DT, None)
@@ -148,6 +162,7 @@ class Player:
         self._topping_up = False  # between REFILL_BELOW and HORIZON_S: filling up
         self._filling: Handle | None = None  # a fill waiting for its turn (AFTER_SEND_S, budget)
         self._other_timers = _loop_timers(clock)
+        self._sounding = False  # the armed event is being played (``_fire``)
 
     # ------------------------------------------------------------------ control
     def start(self, prime: np.ndarray) -> None:
@@ -159,7 +174,12 @@ class Player:
         self._fill(self._run, top_up=False)  # the first events now; more once they play
 
     def stop(self) -> None:
-        """Nothing more is played: the armed deadline and everything planned are dropped."""
+        """Nothing more is played: the armed deadline and everything planned are dropped.
+
+        The model goes back to the state that has seen exactly the events played (where it
+        can): what it predicted ahead and never played leaves no trace in it.
+        """
+        self._go_back()
         self._run += 1
         self.running = False
         if self._timer is not None:
@@ -173,6 +193,49 @@ class Player:
         self._asking = False
         self._resting = False
         self._topping_up = False
+
+    def replan(self, restore: bool = True) -> None:
+        """Predict again everything after the armed event (a temperature, a steering changed).
+
+        The armed event still plays at its deadline; the model goes back to the state after
+        it (``restore``; False when the caller has just reset the state itself) and the events
+        after it are predicted anew, so a change is heard from the next event on.
+        """
+        if not self.running or not self._queue or self._queue[0].values is None:
+            return  # nothing planned, or resting after a failure: nothing to predict again
+        head = self._queue[0]
+        if len(self._queue) == 1 and not self._asking:
+            return
+        if restore and head.before is None:
+            return  # a model that cannot go back: what was planned plays
+        if restore:
+            self.predictor.set_state(head.before)
+        self._run += 1
+        run = self._run
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._filling is not None:
+            self._filling.cancel()
+            self._filling = None
+        self._queue = deque([head])
+        self._ahead_dt = 0.0
+        self._asking = False
+        self._topping_up = False
+        self._next_input = head.next_input
+        self._timer = self.clock.call_at(self._deadline, self._fire, run)
+        self._fill(run)
+
+    def _go_back(self) -> None:
+        """The model back to the state that has seen exactly the events played so far."""
+        if not self.running or not self._queue:
+            return
+        head = self._queue[0]
+        if head.values is None or head.before is None or head.next_input is None:
+            return  # resting after a failure, or a model that cannot go back
+        if len(self._queue) > 1 or self._asking:  # it stepped beyond the armed event
+            self.predictor.set_state(head.before)
+        if self._sounding:  # the armed event is being played: the model hears it
+            self.predictor.condition(head.next_input)
 
     @property
     def planned(self) -> int:
@@ -202,7 +265,7 @@ class Player:
                 return
             self._asking = True
             assert self._next_input is not None
-            self.predictor.predict(self._next_input, lambda y: self._arrived(run, y))
+            self.predictor.predict_ahead(self._next_input, lambda y, s: self._arrived(run, y, s))
 
     def _fill_later(self, delay: float, run: int) -> None:
         """``_fill`` in ``delay`` seconds, unless one is already waiting."""
@@ -241,8 +304,14 @@ class Player:
             due = min(due, other)
         return due - now >= (self.guard if queued < MIN_AHEAD else self.top_up_room)
 
-    def _arrived(self, run: int, prediction: np.ndarray | None) -> None:
-        """A prediction: queue it (and arm it if nothing is), then predict on if there is room."""
+    def _arrived(
+        self, run: int, prediction: np.ndarray | None, before: list[np.ndarray] | None
+    ) -> None:
+        """A prediction: queue it (and arm it if nothing is), then predict on if there is room.
+
+        ``before`` is the state after the step that made it: what the event after it will be
+        predicted from.
+        """
         if run != self._run:
             return
         self._asking = False
@@ -252,7 +321,8 @@ class Player:
         else:
             plan = plan_playback(prediction, self._timescale())
             self._next_input = plan.next_model_input
-            self._enqueue(Planned(float(plan.next_model_input[0]), plan.values))
+            dt = float(plan.next_model_input[0])
+            self._enqueue(Planned(dt, plan.values, plan.next_model_input, before))
         if not self.predictor.threaded:
             return  # inline: the caller's _fill loop carries on
         self._fill(run)
@@ -290,7 +360,11 @@ class Player:
         self._timer = None
         values = self._queue[0].values
         assert values is not None
-        self._play(values, self._deadline)
+        self._sounding = True
+        try:
+            self._play(values, self._deadline)
+        finally:
+            self._sounding = False
         if run != self._run:  # playing it stopped the player (the floor was handed back)
             return
         now = self.clock.now()

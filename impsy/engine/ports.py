@@ -25,6 +25,8 @@ class Model(Protocol):
     ``predict`` steps the LSTM and samples; ``step`` only steps (the user is
     playing) and returns the mixture, whose ``raw`` array the engine checks
     for NaN. The temperatures are plain attributes, changed while playing.
+    ``state``/``set_state`` copy the LSTM state out and back: the player predicts
+    ahead, and goes back to where the music is when it must change course.
     """
 
     dimension: int
@@ -37,6 +39,10 @@ class Model(Protocol):
     def step(self, x: np.ndarray) -> Any: ...
 
     def reset(self) -> None: ...
+
+    def state(self) -> list[np.ndarray]: ...
+
+    def set_state(self, state: list[np.ndarray]) -> None: ...
 
     def describe(self) -> str: ...
 

@@ -29,6 +29,9 @@ INLINE_BUDGET_S = 0.0003  # median step cost above which inference leaves the lo
 
 Done = Callable[[np.ndarray | None], None]
 """Receives a prediction, or None when the model failed (already reported)."""
+State = list[np.ndarray]
+DoneAhead = Callable[[np.ndarray | None, State | None], None]
+"""Receives a prediction (or None) and the LSTM state after it (None: the model cannot say)."""
 
 
 def _median_step_seconds(model: Model, trials: int = 20) -> float:
@@ -104,6 +107,35 @@ class Predictor:
         loop = asyncio.get_running_loop()
         future = self._executor.submit(self.predict_now, x)
         future.add_done_callback(lambda f: _deliver(loop, f, done))
+
+    def predict_ahead(self, x: np.ndarray, done: DoneAhead) -> None:
+        """``predict``, with a copy of the LSTM state after the step: the player predicts
+        ahead of the music and goes back to that state when it changes course."""
+        if self._executor is None:
+            done(self.predict_now(x), self._state())
+            return
+        loop = asyncio.get_running_loop()
+        future = self._executor.submit(lambda: (self.predict_now(x), self._state()))
+        future.add_done_callback(lambda f: _deliver(loop, f, lambda pair: done(*pair)))
+
+    def _state(self) -> State | None:
+        try:
+            return self.model.state()
+        except Exception:  # a model that cannot copy its state: it cannot go back either
+            return None
+
+    def set_state(self, state: State) -> None:
+        """Continue from ``state`` (after whatever is already queued)."""
+        if self._executor is None:
+            self._set_state_now(state)
+        else:
+            self._executor.submit(self._set_state_now, state)
+
+    def _set_state_now(self, state: State) -> None:
+        try:
+            self.model.set_state(state)
+        except Exception as err:
+            self._fail(f"model raised {type(err).__name__} restoring its state: {err}")
 
     def condition(self, x: np.ndarray) -> None:
         """Feed ``x`` into the LSTM state without sampling (the user is playing)."""

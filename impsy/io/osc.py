@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
+from impsy.engine.loop import call_background
 from impsy.engine.ports import Adapter
 from impsy.engine.table import Pending
 from impsy.errors import CommandError
@@ -202,7 +203,8 @@ class OSCAdapter(Adapter):
         drops = kernel_drops(sock)
         self._drops_seen = drops or 0
         if drops is not None:  # Linux: counted once a second
-            self._drop_check = loop.call_later(DROP_CHECK_S, self._check_drops_periodically)
+            # no deadline: work that waits for room before the next one looks past it
+            self._drop_check = call_background(loop, DROP_CHECK_S, self._check_drops_periodically)
 
     def check_drops(self) -> None:
         """Add what the kernel dropped since the last check to ``dropped_by_kernel``."""
@@ -240,7 +242,8 @@ class OSCAdapter(Adapter):
         self._check_backlog()  # also ends a backlog after the last datagram of a flood
         if self.transport is not None:
             loop = asyncio.get_running_loop()
-            self._drop_check = loop.call_later(DROP_CHECK_S, self._check_drops_periodically)
+            # no deadline: work that waits for room before the next one looks past it
+            self._drop_check = call_background(loop, DROP_CHECK_S, self._check_drops_periodically)
 
     async def stop(self) -> None:
         if self._drop_check is not None:

@@ -217,6 +217,13 @@ class LiteRTEngine:
         """Copies of the state inputs for the next step, ``[h_0, c_0, h_1, c_1, ...]``."""
         return [self._interpreter.get_tensor(index)[0] for index, _ in self._state_inputs]
 
+    def set_state(self, state: list[np.ndarray]) -> None:
+        """Put back what ``state`` returned: the next step continues from there."""
+        if len(state) != len(self._state_inputs):
+            raise ValueError(f"expected {len(self._state_inputs)} state arrays, got {len(state)}")
+        for (index, shape), value in zip(self._state_inputs, state, strict=True):
+            self._interpreter.set_tensor(index, np.asarray(value, dtype=np.float32).reshape(shape))
+
     def step(self, x: np.ndarray) -> np.ndarray:
         """Advance one event; ``x`` is unscaled ``[dt, x1..xn]``. Returns the raw MDN output."""
         interpreter = self._interpreter

@@ -34,6 +34,8 @@ class Engine(Protocol):
 
     def state(self) -> list[np.ndarray]: ...
 
+    def set_state(self, state: list[np.ndarray]) -> None: ...
+
 
 class MDRNN:
     """A loaded MDRNN: feed it ``[dt, x1..xn]`` events, get the next one back."""
@@ -105,6 +107,12 @@ class MDRNN:
     def state(self) -> list[np.ndarray]:
         """Copies of the LSTM state ``[h_0, c_0, h_1, c_1, ...]``."""
         return self._engine.state()
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        """Continue from ``state`` (what ``state()`` returned): predicting ahead and then
+        changing course (a new temperature, a steering change) goes back to where the music
+        is, so the LSTM has seen exactly what was played."""
+        self._engine.set_state(state)
 
     def describe(self) -> str:
         """One line for logs: file, engine, sizes and gate."""

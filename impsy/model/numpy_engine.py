@@ -127,11 +127,19 @@ class NumpyEngine:
             c[:] = 0.0
 
     def state(self) -> list[np.ndarray]:
-        """Copies of ``[h_0, c_0, h_1, c_1, ...]``, for tests and debugging."""
+        """Copies of ``[h_0, c_0, h_1, c_1, ...]`` (``set_state`` puts them back)."""
         out = []
         for offset, c in zip(self._h_offsets, self._works, strict=True):
             out += [self._state[offset : offset + self.units].copy(), c.copy()]
         return out
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        """Put back what ``state`` returned: the next step continues from there."""
+        if len(state) != 2 * self.layers:
+            raise ValueError(f"expected {2 * self.layers} state arrays, got {len(state)}")
+        for layer, (offset, c) in enumerate(zip(self._h_offsets, self._works, strict=True)):
+            self._state[offset : offset + self.units] = state[2 * layer]
+            c[:] = state[2 * layer + 1]
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """Advance one event; ``x`` is unscaled ``[dt, x1..xn]``. Returns the raw MDN output."""

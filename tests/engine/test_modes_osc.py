@@ -256,6 +256,23 @@ def test_model_on_a_worker_thread_plays_in_every_mode(mode, tmp_path):
     assert play(mode, scenario, tmp_path, threaded=True) == 0
 
 
+def test_a_model_on_a_worker_thread_plays_on_through_replanning(tmp_path):
+    """Temperature changes while predictions are on the worker thread: each drops what was
+    predicted ahead and goes back to the state of the music; the playing goes on."""
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        assert engine.predictor.threaded
+        await peer.wait_for("/impsy", 5)
+        for i in range(40):
+            engine.set_pitemp(0.5 + (i % 2) * 0.5)
+            await asyncio.sleep(0.003)
+        played = len(peer.messages("/impsy"))
+        await peer.wait_for("/impsy", played + 5)
+        return engine.counters.model_errors
+
+    assert play("battle", scenario, tmp_path, threaded=True) == 0
+
+
 def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):
     async def scenario(engine, peer):  # noqa: ANN001, ANN202
         stopping = asyncio.ensure_future(engine.stop())

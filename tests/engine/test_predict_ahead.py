@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from impsy.clock import ManualClock
+from impsy.engine.playback import plan_playback
 from impsy.engine.player import (
     AFTER_SEND_S,
     FILL_BUDGET_S,
@@ -28,7 +29,23 @@ from impsy.engine.player import (
 )
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
-from tests.engine.test_timing import START, Recorded, values, waits
+from impsy.model import load_model
+from tests.engine.test_timing import MODEL, START, Recorded, values, waits
+from tests.engine.test_timing import rig as engine_rig
+
+PRIME = np.array([0.1] + [0.5] * 8)
+
+
+def state_after(inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The LSTM state of a fresh copy of the model fed ``inputs``, nothing else."""
+    model = load_model(MODEL, seed=0)
+    for x in inputs:
+        model.step(x)
+    return model.state()
+
+
+def same_state(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(np.allclose(x, y, atol=1e-6) for x, y in zip(a, b, strict=True))
 
 
 class Rig:
@@ -45,12 +62,14 @@ class Rig:
         predict = self.model.predict
 
         def predicting(x: np.ndarray) -> np.ndarray:
+            self.states.append(self.model.state())
             self.log.append(("predict", self.clock.now(), self.player.planned))
             self.deadlines.append(self.player.next_deadline)
             return predict(x)
 
         self.model.predict = predicting
         self.deadlines: list[float | None] = []  # the armed deadline at each prediction
+        self.states: list[list[np.ndarray]] = []  # the LSTM state before each prediction
         self.player = Player(
             self.clock,
             Predictor(self.model, Counters(), threaded=False),
@@ -207,3 +226,72 @@ def test_with_the_next_event_planned_predicting_waits_after_the_send():
         assert when not in sends, f"predicted at {when}, the instant a note was sent"
         waited += any(abs(when - AFTER_SEND_S - sent) < 1e-12 for sent in sends)
     assert waited > 20
+
+
+def test_stop_leaves_the_model_having_seen_exactly_the_events_played():
+    """Predicted ahead but never played, an event leaves no trace: after ``stop`` the LSTM
+    state is that of a fresh model fed the prime and the played events, nothing more."""
+    rig = Rig(timescale=0.02)
+    rig.player.start(PRIME)
+    rig.play_until(40)
+    while rig.player.planned <= 3:
+        rig.clock.advance(0.0005)
+    played = len(rig.sent)
+    assert len(rig.model.inputs) > played + 2, "the model had stepped beyond the played events"
+    rig.player.stop()
+    # inputs[0] is the prime; inputs[k] the k-th event played, fed to predict the next
+    assert same_state(rig.model.state(), state_after(rig.model.inputs[: played + 1]))
+
+
+def test_stop_while_an_event_is_played_leaves_the_model_having_heard_it():
+    """A player stopped by what it plays (callresponse hands the floor back on a send)."""
+    rig = Rig(timescale=0.02)
+    play = rig.play
+
+    def play_then_stop(vector: np.ndarray, deadline: float) -> None:
+        play(vector, deadline)
+        if len(rig.sent) == 25:
+            rig.player.stop()
+
+    rig.player._play = play_then_stop
+    rig.player.start(PRIME)
+    rig.clock.advance(5.0)
+    assert len(rig.sent) == 25
+    sent = [v for _, v in rig.sent]
+    assert all(np.array_equal(values(y), v) for y, v in zip(rig.model.outputs, sent, strict=False))
+    fed = [plan_playback(y, 0.02).next_model_input for y in rig.model.outputs[:25]]
+    assert same_state(rig.model.state(), state_after([PRIME, *fed]))
+
+
+def test_replan_predicts_again_after_the_armed_event_from_the_state_of_the_music():
+    """After ``replan`` the armed event still plays, at its deadline and as planned; the next
+    prediction steps on it from the state that has seen the prime and the played events."""
+    rig = Rig(timescale=0.02)
+    rig.player.start(PRIME)
+    rig.play_until(40)
+    while rig.player.planned <= 4:
+        rig.clock.advance(0.0005)
+    armed, played, asked = rig.player.next_deadline, len(rig.sent), len(rig.model.inputs)
+    armed_values = values(rig.model.outputs[played])  # the (played + 1)-th prediction
+    rig.player.replan()
+    assert rig.player.next_deadline == armed
+    assert len(rig.model.inputs) > asked, "the events after the armed one were predicted again"
+    assert np.array_equal(rig.model.inputs[asked], rig.model.inputs[played + 1])
+    assert same_state(rig.states[asked], state_after(rig.model.inputs[: played + 1]))
+    rig.clock.advance(armed - rig.clock.now())
+    assert len(rig.sent) == played + 1 and np.array_equal(rig.sent[-1][1], armed_values)
+    assert rig.sent[-1][0] == armed
+
+
+def test_a_new_temperature_is_heard_from_the_event_after_the_one_about_to_play():
+    engine, clock, out, model = engine_rig("battle", timescale=0.02)
+    while len(out.sent) < 40 or engine.player.planned <= 4:
+        clock.advance(0.0005)
+    engine.set_pitemp(0.5)
+    changed_at, first_after = clock.now(), len(out.sent) + 1
+    while len(out.sent) < first_after + 30:
+        clock.advance(0.001)
+    temps = {values(y).tobytes(): t for y, t in zip(model.outputs, model.temps, strict=True)}
+    heard = [temps[sent.tobytes()] for _, sent in out.sent[first_after:]]
+    assert heard == [0.5] * len(heard)
+    assert out.sent[first_after][0] > changed_at

@@ -42,6 +42,7 @@ class Recorded:
         self.path = self.model.path
         self.inputs: list[np.ndarray] = []
         self.outputs: list[np.ndarray] = []
+        self.temps: list[float] = []  # pi_temp of each prediction
         self.steps: list[np.ndarray] = []
         self.fail_on: set[int] = set()
         self.calls = 0
@@ -58,6 +59,7 @@ class Recorded:
             raise RuntimeError("the model broke")
         y = self.model.predict(x)
         self.outputs.append(y.copy())
+        self.temps.append(self.model.pi_temp)
         return y
 
     def step(self, x: np.ndarray):  # noqa: ANN201 - the model's MixtureParams
@@ -66,6 +68,12 @@ class Recorded:
 
     def reset(self) -> None:
         self.model.reset()
+
+    def state(self) -> list[np.ndarray]:
+        return self.model.state()
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        self.model.set_state(state)
 
     def describe(self) -> str:
         return self.model.describe()
