@@ -311,9 +311,20 @@ def _initial_score(
 
 
 def _initial_weights(path: Path, dimension: int, size: Any) -> list[Any]:
-    """The weights of a ``.keras`` inference model of this size, in training-model order."""
+    """The weights of a ``.keras`` inference model of this size, in training-model order.
+
+    impsy's own reader goes first: it holds the file to impsy's limits
+    (``impsy.model.limits``: declared and inflated sizes, compression ratio,
+    nesting), which Keras's loader does not, so a zip bomb or a damaged file
+    is refused with its reason before Keras unpacks anything.
+    """
+    from impsy.model import ModelError, load_model
     from impsy.training.network import build_inference_model
 
+    try:
+        load_model(path, engine="numpy")
+    except ModelError as err:
+        raise ImpsyError(f"--init-from: {err}") from None
     inference = build_inference_model(dimension, size.units, size.mixtures, size.layers)
     try:
         inference.load_weights(str(path))

@@ -27,6 +27,7 @@ from impsy.model.nll import evaluate as nll_evaluate  # noqa: E402
 from impsy.model.nll import read_performances  # noqa: E402
 from impsy.training.loss_plot import HEIGHT, WIDTH, loss_figure  # noqa: E402
 from impsy.training.windows import augment_windows  # noqa: E402
+from tests.model.archives import MiB, zip_bomb  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 STEM = "musicMDRNN-dim3-layers2-units16-mixtures5-scale10"
@@ -247,6 +248,18 @@ def test_init_from_starts_from_the_given_weights(tmp_path, data, trained):
     before, after = load_model(start), load_model(out / f"{STEM}.keras")
     for event in read_performances(data)[0][:20]:
         assert np.allclose(before.step(event).raw, after.step(event).raw, atol=1e-5)
+
+
+def test_init_from_holds_the_file_to_impsys_model_limits(tmp_path, data):
+    """A zip bomb given to --init-from is refused from its zip directory, with the file and
+    the limit named, before Keras's loader (which has no limits) unpacks it."""
+    bomb = zip_bomb(tmp_path / "bomb.keras", 200 * MiB)
+    args = ["-S", str(data), "-O", str(tmp_path / "out"), *FAST, "-N", "1"]
+    result = CliRunner().invoke(train, [*args, "--init-from", str(bomb)])
+    assert result.exit_code == 2, result.output
+    assert f"--init-from: {bomb}: " in result.output
+    assert "model.weights.h5" in result.output and "MiB" in result.output
+    assert not (tmp_path / "out" / f"{STEM}.keras").exists()
 
 
 def test_select_by_performances_keeps_the_epoch_with_the_best_whole_performance_nll(tmp_path, data):
