@@ -180,19 +180,8 @@ class Player:
         can): what it predicted ahead and never played leaves no trace in it.
         """
         self._go_back()
-        self._run += 1
+        self._drop(keep=None)
         self.running = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._filling is not None:
-            self._filling.cancel()
-            self._filling = None
-        self._queue.clear()
-        self._ahead_dt = 0.0
-        self._asking = False
-        self._resting = False
-        self._topping_up = False
 
     def replan(self, restore: bool = True) -> None:
         """Predict again everything after the armed event (a temperature, a steering changed).
@@ -201,38 +190,50 @@ class Player:
         it (``restore``; False when the caller has just reset the state itself) and the events
         after it are predicted anew, so a change is heard from the next event on.
         """
-        if not self.running or not self._queue or self._queue[0].values is None:
-            return  # nothing planned, or resting after a failure: nothing to predict again
-        head = self._queue[0]
-        if len(self._queue) == 1 and not self._asking:
-            return
-        if restore and head.before is None:
-            return  # a model that cannot go back: what was planned plays
+        head = self._head()
+        if head is None or not self._stepped_beyond():
+            return  # nothing planned beyond the armed event, or resting after a failure
         if restore:
+            if head.before is None:
+                return  # a model that cannot go back: what was planned plays
             self.predictor.set_state(head.before)
+        self._drop(keep=head)
+        self._next_input = head.next_input
+        self._timer = self.clock.call_at(self._deadline, self._fire, self._run)
+        self._fill(self._run)
+
+    def _head(self) -> Planned | None:
+        """The armed event, unless nothing is planned or it is a rest after a failure."""
+        if not self.running or not self._queue or self._queue[0].values is None:
+            return None
+        return self._queue[0]
+
+    def _stepped_beyond(self) -> bool:
+        """Whether the model has stepped past the armed event (planned or asked for more)."""
+        return len(self._queue) > 1 or self._asking
+
+    def _drop(self, keep: Planned | None) -> None:
+        """Forget everything planned but ``keep``: its timer, any waiting fill, a rest (a
+        dropped rest ends the resting); callbacks of what came before now do nothing."""
         self._run += 1
-        run = self._run
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
         if self._filling is not None:
             self._filling.cancel()
             self._filling = None
-        self._queue = deque([head])
+        self._queue = deque([] if keep is None else [keep])
         self._ahead_dt = 0.0
         self._asking = False
+        self._resting = False
         self._topping_up = False
-        self._next_input = head.next_input
-        self._timer = self.clock.call_at(self._deadline, self._fire, run)
-        self._fill(run)
 
     def _go_back(self) -> None:
         """The model back to the state that has seen exactly the events played so far."""
-        if not self.running or not self._queue:
-            return
-        head = self._queue[0]
-        if head.values is None or head.before is None or head.next_input is None:
-            return  # resting after a failure, or a model that cannot go back
-        if len(self._queue) > 1 or self._asking:  # it stepped beyond the armed event
+        head = self._head()
+        if head is None or head.before is None:
+            return  # nothing planned, a rest, or a model that cannot go back
+        if self._stepped_beyond():
             self.predictor.set_state(head.before)
         if self._sounding:  # the armed event is being played: the model hears it
             self.predictor.condition(head.next_input)

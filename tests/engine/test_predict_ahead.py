@@ -295,3 +295,18 @@ def test_a_new_temperature_is_heard_from_the_event_after_the_one_about_to_play()
     heard = [temps[sent.tobytes()] for _, sent in out.sent[first_after:]]
     assert heard == [0.5] * len(heard)
     assert out.sent[first_after][0] > changed_at
+
+
+def test_replan_while_a_failure_rests_plays_on():
+    """A prediction ahead failed (a rest is queued behind the armed event) and then a
+    temperature changed: dropping the rest ends the resting, and the model plays on."""
+    rig = Rig(timescale=0.02)
+    rig.model.fail_on = {72}  # a prediction made ahead, with events planned before it
+    rig.player.start(PRIME)
+    while not rig.player._resting:
+        rig.clock.advance(0.0005)
+    assert rig.player.planned > 1, "the rest waits behind the armed event"
+    rig.player.replan()
+    played = len(rig.sent)
+    rig.clock.advance(2.0)
+    assert len(rig.sent) > played + 20
