@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -101,22 +102,28 @@ class Predictor:
         Inline, ``done`` runs before this returns; threaded, it runs on the
         loop once the worker is done (in the order the calls were made).
         """
-        if self._executor is None:
-            done(self.predict_now(x))
-            return
-        loop = asyncio.get_running_loop()
-        future = self._executor.submit(self.predict_now, x)
-        future.add_done_callback(lambda f: _deliver(loop, f, done))
+        self._answer(lambda: self.predict_now(x), done)
 
     def predict_ahead(self, x: np.ndarray, done: DoneAhead) -> None:
         """``predict``, with a copy of the LSTM state after the step: the player predicts
         ahead of the music and goes back to that state when it changes course."""
+        self._answer(lambda: (self.predict_now(x), self._state()), lambda pair: done(*pair))
+
+    def _answer(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Run ``work`` where the model runs and hand its result to ``done`` on the loop."""
         if self._executor is None:
-            done(self.predict_now(x), self._state())
+            done(work())
             return
         loop = asyncio.get_running_loop()
-        future = self._executor.submit(lambda: (self.predict_now(x), self._state()))
-        future.add_done_callback(lambda f: _deliver(loop, f, lambda pair: done(*pair)))
+        future = self._executor.submit(work)
+        future.add_done_callback(lambda f: _deliver(loop, f, done))
+
+    def _in_order(self, work: Callable[..., object], *args: object) -> None:
+        """Run ``work(*args)`` where the model runs, after whatever is already queued."""
+        if self._executor is None:
+            work(*args)
+        else:
+            self._executor.submit(work, *args)
 
     def _state(self) -> State | None:
         try:
@@ -126,10 +133,7 @@ class Predictor:
 
     def set_state(self, state: State) -> None:
         """Continue from ``state`` (after whatever is already queued)."""
-        if self._executor is None:
-            self._set_state_now(state)
-        else:
-            self._executor.submit(self._set_state_now, state)
+        self._in_order(self._set_state_now, state)
 
     def _set_state_now(self, state: State) -> None:
         try:
@@ -139,24 +143,18 @@ class Predictor:
 
     def condition(self, x: np.ndarray) -> None:
         """Feed ``x`` into the LSTM state without sampling (the user is playing)."""
-        if self._executor is None:
-            self.condition_now(x)
-        else:
-            self._executor.submit(self.condition_now, x)
+        self._in_order(self.condition_now, x)
 
     def reset(self) -> None:
         """Forget the LSTM state (after whatever is already queued)."""
-        if self._executor is None:
-            self.model.reset()
-        else:
-            self._executor.submit(self.model.reset)
+        self._in_order(self.model.reset)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _deliver(loop: asyncio.AbstractEventLoop, future: Future, done: Done) -> None:
+def _deliver(loop: asyncio.AbstractEventLoop, future: Future, done: Callable[[Any], None]) -> None:
     """On the worker thread: hand a finished prediction to the loop."""
     if future.cancelled():
         return
