@@ -20,16 +20,71 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 
+def _background(callback: Callable[..., object], args: tuple) -> None:
+    """What a background timer runs: its callback (the marker ``next_timer_due`` looks for)."""
+    callback(*args)
+
+
+def call_background(
+    loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., object], *args: object
+) -> asyncio.TimerHandle:
+    """``loop.call_later`` for work that can wait (a web UI frame, a garbage collection).
+
+    Such a timer is no deadline: ``next_timer_due`` does not count it, so
+    other work that can wait is not held back by it.
+    """
+    return loop.call_later(delay, _background, callback, args)
+
+
+def next_timer_due(loop: asyncio.AbstractEventLoop) -> float | None:
+    """When the earliest live timer on ``loop`` is due (``loop.time()``), or None.
+
+    None also when there is none, or the loop keeps its timers where this
+    cannot see them: asyncio's own loops keep them in ``_scheduled``, a heap
+    where cancelled ones stay until their time, and move those that fell due
+    to ``_ready`` to run them in this turn of the loop (a timer there, still
+    to run after the caller, is overdue: its time is in the past). Timers
+    armed with ``call_background`` do not count.
+    """
+    scheduled = getattr(loop, "_scheduled", None)
+    ready = getattr(loop, "_ready", None)
+    if not scheduled and not ready:
+        return None
+    try:
+        timers = [
+            *(scheduled or ()),
+            *(h for h in ready or () if isinstance(h, asyncio.TimerHandle)),
+        ]
+        due = [
+            h.when()
+            for h in timers
+            if not h.cancelled() and getattr(h, "_callback", None) is not _background
+        ]
+    except (AttributeError, TypeError):
+        return None
+    return min(due) if due else None
+
+
 class Handle(Protocol):
     def cancel(self) -> None: ...
 
 
 class Clock(Protocol):
-    """What the sequencer needs from time."""
+    """What the engine and the sequencer need from time.
+
+    Besides deadlines (``call_at``), work that can wait: ``call_background``
+    arms a timer that is no deadline, and ``next_due`` says when the next
+    deadline is (None when unknown or none), so such work can stay out of its
+    way (``impsy.engine.loop``).
+    """
 
     def now(self) -> float: ...
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Handle: ...
+
+    def call_background(self, delay: float, callback: Callable[..., Any], *args: Any) -> Handle: ...
+
+    def next_due(self) -> float | None: ...
 
 
 class LoopClock:
@@ -50,6 +105,12 @@ class LoopClock:
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Handle:
         return self.loop.call_at(when, callback, *args)
+
+    def call_background(self, delay: float, callback: Callable[..., Any], *args: Any) -> Handle:
+        return call_background(self.loop, delay, callback, *args)
+
+    def next_due(self) -> float | None:
+        return next_timer_due(self.loop)
 
 
 class _ManualHandle:
@@ -82,6 +143,13 @@ class ManualClock:
         handle = _ManualHandle()
         heapq.heappush(self._queue, (when, next(self._order), handle, callback, args))
         return handle
+
+    def call_background(self, delay: float, callback: Callable[..., Any], *args: Any) -> Handle:
+        return self.call_at(self._now + delay, callback, *args)
+
+    def next_due(self) -> float | None:
+        """None: on a manual clock nothing waits for room (tests time each rule directly)."""
+        return None
 
     def run_until(self, when: float) -> None:
         """Fire every callback due up to ``when`` in deadline order, then set now = ``when``."""

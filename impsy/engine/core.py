@@ -37,7 +37,7 @@ import numpy as np
 
 from impsy.clock import Clock, Handle, LoopClock
 from impsy.config.modes import MODES
-from impsy.engine.loop import call_background, put_off, room
+from impsy.engine.loop import put_off
 from impsy.engine.playback import plan_playback
 from impsy.engine.player import AFTER_SEND_S, FIRST_DT, RESYNC_AFTER_S, Player
 from impsy.engine.predictor import Predictor
@@ -292,21 +292,16 @@ class Engine:
             self.event_log.write_later("rnn", values)
             if self._log_flush is None:  # after the receiver had the core (see AFTER_SEND_S)
                 self._log_kept_since = now
-                self._log_flush = self._background(AFTER_SEND_S, self._flush_log)
+                self._log_flush = self.clock.call_background(AFTER_SEND_S, self._flush_log)
         if self.settings.verbose:
             log.info("out %s", np.round(values, 3))
         if self._observers:
             self._notify("rnn", values, now)
 
-    def _background(self, delay: float, callback: Callable[[], None]) -> Handle:
-        """A timer for work that can wait; on impsy's loop, one deadlines are not held back by."""
-        if isinstance(self.clock, LoopClock):
-            return call_background(self.clock.loop, delay, callback)
-        return self.clock.call_at(self.clock.now() + delay, callback)
-
     def _room(self) -> float:
-        """Seconds until the next deadline on the loop (infinite when unknown or none)."""
-        return room(self.clock.loop) if isinstance(self.clock, LoopClock) else math.inf
+        """Seconds until the next deadline on the clock (infinite when unknown or none)."""
+        due = self.clock.next_due()
+        return math.inf if due is None else due - self.clock.now()
 
     def _flush_log(self) -> None:
         """Write the model's kept log rows, once there is room before the next deadline."""
@@ -317,12 +312,12 @@ class Engine:
             self._room(), self.clock.now() - self._log_kept_since, LOG_ROOM_S, LOG_PATIENCE_S
         )
         if wait is not None and self.event_log.pending:
-            self._log_flush = self._background(wait, self._flush_log)
+            self._log_flush = self.clock.call_background(wait, self._flush_log)
             return
         self.event_log.flush(LOG_ROWS_AT_ONCE)
         self.counters.log_rows = self.event_log.rows
         if self.event_log.pending:  # the rest once there is room again
-            self._log_flush = self._background(0.0, self._flush_log)
+            self._log_flush = self.clock.call_background(0.0, self._flush_log)
 
     def _notify(self, kind: str, values: np.ndarray, when: float) -> None:
         for observer in list(self._observers):

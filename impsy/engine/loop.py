@@ -20,7 +20,9 @@ armed) sleeps in one piece.
 ``next_timer_due`` tells work that can wait (predicting ahead, a web UI
 frame) when the loop's next timed callback is due, so it can stay out of
 the way of a deadline instead of making it late; such work arms its own
-timers with ``call_background``, which ``next_timer_due`` looks past.
+timers with ``call_background``, which ``next_timer_due`` looks past. Both
+live in ``impsy.clock``, where ``LoopClock`` offers them to the engine as
+``call_background`` and ``next_due`` (a ``ManualClock`` has them too).
 
 Python's cyclic garbage collector is such work too: left to itself it runs
 whenever allocations pass a threshold, so a young-generation collection
@@ -40,7 +42,8 @@ import math
 import selectors
 import sys
 import time
-from collections.abc import Callable
+
+from impsy.clock import call_background, next_timer_due
 
 _PR_SET_TIMERSLACK = 29
 _TIMER_SLACK_NS = 1000
@@ -76,51 +79,6 @@ def _cap_descriptors() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft > SELECT_LIMIT:
         resource.setrlimit(resource.RLIMIT_NOFILE, (SELECT_LIMIT, hard))
-
-
-def _background(callback: Callable[..., object], args: tuple) -> None:
-    """What a background timer runs: its callback (the marker ``next_timer_due`` looks for)."""
-    callback(*args)
-
-
-def call_background(
-    loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., object], *args: object
-) -> asyncio.TimerHandle:
-    """``loop.call_later`` for work that can wait (a web UI frame, a garbage collection).
-
-    Such a timer is no deadline: ``next_timer_due`` does not count it, so
-    other work that can wait is not held back by it.
-    """
-    return loop.call_later(delay, _background, callback, args)
-
-
-def next_timer_due(loop: asyncio.AbstractEventLoop) -> float | None:
-    """When the earliest live timer on ``loop`` is due (``loop.time()``), or None.
-
-    None also when there is none, or the loop keeps its timers where this
-    cannot see them: asyncio's own loops keep them in ``_scheduled``, a heap
-    where cancelled ones stay until their time, and move those that fell due
-    to ``_ready`` to run them in this turn of the loop (a timer there, still
-    to run after the caller, is overdue: its time is in the past). Timers
-    armed with ``call_background`` do not count.
-    """
-    scheduled = getattr(loop, "_scheduled", None)
-    ready = getattr(loop, "_ready", None)
-    if not scheduled and not ready:
-        return None
-    try:
-        timers = [
-            *(scheduled or ()),
-            *(h for h in ready or () if isinstance(h, asyncio.TimerHandle)),
-        ]
-        due = [
-            h.when()
-            for h in timers
-            if not h.cancelled() and getattr(h, "_callback", None) is not _background
-        ]
-    except (AttributeError, TypeError):
-        return None
-    return min(due) if due else None
 
 
 def room(loop: asyncio.AbstractEventLoop) -> float:

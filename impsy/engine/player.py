@@ -63,8 +63,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from impsy.clock import Clock, Handle, LoopClock
-from impsy.engine.loop import next_timer_due
+from impsy.clock import Clock, Handle
 from impsy.engine.playback import plan_playback
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
@@ -120,13 +119,6 @@ class Planned(NamedTuple):
 _REST = Planned(FIRST_DT, None)
 
 
-def _loop_timers(clock: Clock) -> Callable[[], float | None]:
-    """When the next timer of anything on the clock's loop is due (None: unknown)."""
-    if not isinstance(clock, LoopClock):
-        return lambda: None
-    return lambda: next_timer_due(clock.loop)
-
-
 class Player:
     """One run of the model's own playing at a time: ``start(prime)``, ``stop()``."""
 
@@ -161,7 +153,7 @@ class Player:
         self._resting = False  # a failed prediction is queued: predict no more until it rests
         self._topping_up = False  # between REFILL_BELOW and HORIZON_S: filling up
         self._filling: Handle | None = None  # a fill waiting for its turn (AFTER_SEND_S, budget)
-        self._other_timers = _loop_timers(clock)
+        self._other_timers = clock.next_due  # any deadline on the clock, this player's too
         self._sounding = False  # the armed event is being played (``_fire``)
 
     # ------------------------------------------------------------------ control
