@@ -1047,14 +1047,16 @@ def build_table(results: Results, labels: tuple[str, str]) -> list[str]:
         "≤ 80 MB",
     )
 
+    def spread(d: dict, stem: str, resyncs: int) -> str:
+        """``STEM_p50_ms / STEM_p99_ms / STEM_max_ms`` of ``d``, and the resyncs."""
+        cells = " / ".join(fmt(d[f"{stem}_{q}_ms"], 3) for q in ("p50", "p99", "max"))
+        return f"{cells} ms, {resyncs} resyncs"
+
     def lateness(r: dict) -> str:
         s = r.get("status")
         if not isinstance(s, dict):
             return "not exposed"
-        return (
-            f"{fmt(s['lateness_p50_ms'], 3)} / {fmt(s['lateness_p99_ms'], 3)} / "
-            f"{fmt(s['lateness_max_ms'], 3)} ms, {s['resyncs']} resyncs"
-        )
+        return spread(s, "lateness", s["resyncs"])
 
     goal = "p99 ≤ 1 ms or 1.2× floor"
     both("playback", "Playback lateness p50 / p99 / max, internal (battle)", lateness, goal)
@@ -1070,10 +1072,8 @@ def build_table(results: Results, labels: tuple[str, str]) -> list[str]:
             return "—"
         status = r.get("status") if isinstance(r.get("status"), dict) else {}
         return (
-            f"{fmt(f['internal_p50_ms'], 3)} / {fmt(f['internal_p99_ms'], 3)} / "
-            f"{fmt(f['internal_max_ms'], 3)} ms, {f['resyncs']} resyncs ({f['chunks']} "
-            f"stretches alternating with impsy's)"
-            f"{over(status.get('lateness_p99_ms'), f['internal_p99_ms'])}"
+            f"{spread(f, 'internal', f['resyncs'])} ({f['chunks']} stretches alternating with "
+            f"impsy's){over(status.get('lateness_p99_ms'), f['internal_p99_ms'])}"
         )
 
     both("playback", "… host floor: a bare loop on the same deadlines, inside", floor_inside, "")
