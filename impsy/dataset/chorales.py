@@ -181,11 +181,8 @@ def encode_score(score: Any, soprano_onsets: bool = False) -> np.ndarray:
 def final_length(score: Any, soprano_onsets: bool = False) -> float:
     """Seconds from the last event (onset) to the end of the score: the last chord's length."""
     voices = [_voice_notes(part, top=True) for part in score.parts]
-    if soprano_onsets:
-        last = max(start for start, _, midi, onset in voices[0] if onset)
-        end = max(end for notes in voices for _, end, midi, _ in notes if midi is not None)
-        return float(end - last) * SECONDS_PER_QUARTER
-    last_onset = max(start for notes in voices for start, _, midi, onset in notes if onset)
+    timing = voices[:1] if soprano_onsets else voices
+    last_onset = max(start for notes in timing for start, _, midi, onset in notes if onset)
     end = max(end for notes in voices for _, end, midi, _ in notes if midi is not None)
     return float(end - last_onset) * SECONDS_PER_QUARTER
 
@@ -243,8 +240,8 @@ def absolute_events(relative: np.ndarray) -> np.ndarray:
 
 
 def _round(value: float) -> int:
-    """A note or interval value to semitones: ``floor(value * 127 + 0.5)`` (IMPSY's rounding)."""
-    return math.floor(float(value) * NOTE_SPAN + 0.5)
+    """One note or interval value to semitones, as :func:`_notes` (IMPSY's rounding)."""
+    return int(_notes(value))
 
 
 def relative_note(soprano_value: float, interval_value: float) -> int:
@@ -252,7 +249,7 @@ def relative_note(soprano_value: float, interval_value: float) -> int:
 
     ``soprano_value`` is a note value (``note / 127``), ``interval_value`` an
     interval value (``semitones / 127``); both are rounded to the nearest
-    semitone as the note mapping rounds a note (:func:`interval_semitones`),
+    semitone as the note mapping rounds a note (``floor(value * 127 + 0.5)``),
     the soprano clipped to ``[0, 1]`` as the note mapping clips it.
     This is what a relative note mapping would play.
     """
@@ -261,16 +258,11 @@ def relative_note(soprano_value: float, interval_value: float) -> int:
     return min(max(soprano - interval, 0), NOTE_SPAN)
 
 
-def interval_semitones(value: float) -> int:
-    """The interval (semitones) an interval value plays as: ``floor(value * 127 + 0.5)``."""
-    return _round(value)
-
-
 def interval_region(soprano_note: int, notes: Iterable[int]) -> list[tuple[float, float]]:
     """The interval values under ``soprano_note`` that play one of ``notes``, as closed intervals.
 
     For each allowed note ``n`` the interval ``soprano_note - n`` covers the
-    values that :func:`interval_semitones` plays as it; the bounds are the
+    values that round to it (``floor(value * 127 + 0.5)``); the bounds are the
     extreme floats that round to it (found one ulp at a time, as
     :func:`impsy.model.steering.note_intervals` does for notes), so a value
     drawn inside never plays a neighbouring note; as :func:`relative_note`
