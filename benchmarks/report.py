@@ -97,8 +97,8 @@ WHY = {
     "ten latest, so a few wake-ups delayed by other processes decide it",
     "inference in the running server": "in-server inference is timed around each step on the "
     "loop; the first step after the loop slept runs on a cold core (~10× a warm step), so "
-    "the player predicts ahead in runs; against a tight loop in a fresh process (the floor), "
-    "alternating with the server",
+    "the player predicts ahead in runs; against a tight loop in a process of its own (the "
+    "floor), alternating with the server 24 times, both pinned to the same CPU",
     "prediction": "per-call overhead dominates small models and arithmetic large ones; a busy "
     "machine slows both systems unevenly",
     "start-up": "a cold page cache or a busy machine; `import impsy.model` and loading the model "
