@@ -126,12 +126,17 @@ def time_predictions(predict, events: np.ndarray, warmup: int) -> np.ndarray:
     return times
 
 
-def time_file(path: Path, count: int, warmup: int) -> dict[str, object]:
-    """One model file as ``impsy run`` loads it (``load_model``, engine "auto"), timed alone."""
+def load_as_run(path: Path):  # noqa: ANN201 - an impsy.model.MDRNN
+    """``path`` as ``impsy run`` loads it (``load_model``, engine "auto"), seeded."""
     sys.path.insert(0, str(ROOT))
     from impsy.model import load_model
 
-    model = load_model(path, seed=0)
+    return load_model(path, seed=0)
+
+
+def time_file(path: Path, count: int, warmup: int) -> dict[str, object]:
+    """One model file as ``impsy run`` loads it, timed alone."""
+    model = load_as_run(path)
     events = np.random.default_rng(0).random((count + warmup, model.dimension))
     times = time_predictions(model.predict, events, warmup)
     median, p99 = summary(times)
@@ -194,10 +199,7 @@ class Alone:
 
 def serve_file(path: Path) -> None:
     """``--serve``: load the file once, then time ``COUNT WARMUP`` per line of stdin."""
-    sys.path.insert(0, str(ROOT))
-    from impsy.model import load_model
-
-    model = load_model(path, seed=0)
+    model = load_as_run(path)
     events = np.random.default_rng(0).random((4096, model.dimension))
     print(json.dumps({"engine": model.engine}), flush=True)
     offset = 0
