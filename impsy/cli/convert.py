@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from impsy.cli.errors import user_errors
+from impsy.cli.options import gate_option
 
 
 def _convert(
@@ -70,13 +71,7 @@ def _command(name: str, hidden: bool = False) -> click.Command:
         type=click.Path(dir_okay=False),
         help="Output .tflite (default: beside MODEL_FILE, same name).",
     )
-    @click.option(
-        "--gate",
-        type=click.Choice(["auto", "sigmoid", "hard_sigmoid"]),
-        default="auto",
-        show_default=True,
-        help="LSTM gate to bake in (auto: Keras 2's hard_sigmoid for Keras 2 files).",
-    )
+    @gate_option("LSTM gate to bake in (auto: Keras 2's hard_sigmoid for Keras 2 files).")
     @click.option(
         "--optimise",
         "--optimize",

@@ -11,18 +11,13 @@ from __future__ import annotations
 import click
 
 from impsy.cli.errors import user_errors
+from impsy.cli.options import gate_option, limit_option
 
 
 @click.command("evaluate")
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.argument("dataset_file", type=click.Path(dir_okay=False))
-@click.option(
-    "--gate",
-    type=click.Choice(["auto", "sigmoid", "hard_sigmoid"]),
-    default="auto",
-    show_default=True,
-    help="LSTM gate activation (auto: hard_sigmoid for Keras 2 files).",
-)
+@gate_option("LSTM gate activation (auto: hard_sigmoid for Keras 2 files).")
 @click.option(
     "--engine",
     type=click.Choice(["auto", "numpy", "litert"]),
@@ -30,7 +25,7 @@ from impsy.cli.errors import user_errors
     show_default=True,
     help="Inference engine (auto: litert for .tflite, numpy otherwise).",
 )
-@click.option("--limit", type=click.IntRange(min=1), help="Only the first N performances.")
+@limit_option
 @user_errors
 def evaluate(model_file: str, dataset_file: str, gate: str, engine: str, limit: int | None) -> None:
     """Mean NLL per step of MODEL_FILE on the performances in DATASET_FILE (.npz)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import click
 
 from impsy.cli.errors import user_errors
+from impsy.cli.options import gate_option, limit_option
 
 DEFAULT_PI = "0.25,0.5,0.75,1,1.5"
 DEFAULT_SIGMA = "0.0025,0.005,0.01,0.02,0.04"
@@ -98,14 +99,10 @@ def _load(model_file: str, gate: str):
     help="Rows in each seed state.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option(
-    "--gate",
-    type=click.Choice(["auto", "sigmoid", "hard_sigmoid"]),
-    default="auto",
-    show_default=True,
-    help="LSTM gate activation (auto: hard_sigmoid for Keras 2 files, sigmoid for a .tflite's).",
+@gate_option(
+    "LSTM gate activation (auto: hard_sigmoid for Keras 2 files, sigmoid for a .tflite's)."
 )
-@click.option("--limit", type=click.IntRange(min=1), help="Only the first N performances.")
+@limit_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @user_errors
 def temperatures(
