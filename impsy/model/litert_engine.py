@@ -210,19 +210,32 @@ class LiteRTEngine:
 
     def reset(self) -> None:
         """Zero every state input."""
-        for index, shape in self._state_inputs:
-            self._interpreter.set_tensor(index, np.zeros(shape, dtype=np.float32))
+        self._put_state([np.zeros(shape, dtype=np.float32) for _, shape in self._state_inputs])
 
     def state(self) -> list[np.ndarray]:
-        """Copies of the state inputs for the next step, ``[h_0, c_0, h_1, c_1, ...]``."""
-        return [self._interpreter.get_tensor(index)[0] for index, _ in self._state_inputs]
+        """The state inputs for the next step, ``[h_0, c_0, h_1, c_1, ...]``.
+
+        Arrays of impsy's own, never the interpreter's (it copies in and out):
+        those the last ``step``, ``reset`` or ``set_state`` put in, kept, so the
+        player's copy of the state after each prediction costs no extra copy.
+        """
+        return [value[0] for value in self._held]
 
     def set_state(self, state: list[np.ndarray]) -> None:
         """Put back what ``state`` returned: the next step continues from there."""
         if len(state) != len(self._state_inputs):
             raise ValueError(f"expected {len(self._state_inputs)} state arrays, got {len(state)}")
-        for (index, shape), value in zip(self._state_inputs, state, strict=True):
-            self._interpreter.set_tensor(index, np.asarray(value, dtype=np.float32).reshape(shape))
+        self._put_state(
+            [
+                np.array(value, dtype=np.float32).reshape(shape)
+                for (_, shape), value in zip(self._state_inputs, state, strict=True)
+            ]
+        )
+
+    def _put_state(self, values: list[np.ndarray]) -> None:
+        for (index, _), value in zip(self._state_inputs, values, strict=True):
+            self._interpreter.set_tensor(index, value)
+        self._held = values
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """Advance one event; ``x`` is unscaled ``[dt, x1..xn]``. Returns the raw MDN output."""
@@ -231,6 +244,10 @@ class LiteRTEngine:
         interpreter.set_tensor(self._x_index, self._x)
         interpreter.invoke()
         get, put = interpreter.get_tensor, interpreter.set_tensor
+        held = []
         for out_index, in_index in self._state_pairs:
-            put(in_index, get(out_index))
+            value = get(out_index)  # a copy: kept for ``state``
+            put(in_index, value)
+            held.append(value)
+        self._held = held
         return get(self._mdn_index)[0]

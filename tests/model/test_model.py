@@ -102,8 +102,9 @@ def test_set_state_goes_back_to_a_copied_state_exactly(path):
         model.set_state(saved[:1])
 
 
-def test_state_holds_h_and_c_per_layer_and_reset_zeroes_it():
-    model = load_model(H5)
+@pytest.mark.parametrize("path", [H5, TFLITE])
+def test_state_holds_h_and_c_per_layer_and_reset_zeroes_it(path):
+    model = load_model(path)
     model.step(events(1)[0])
     state = model.state()
     assert len(state) == 4 and all(s.shape == (64,) for s in state)
