@@ -276,7 +276,11 @@ def build_engine(config: Config, options: RunOptions) -> Engine:
         log_predictions=config.log_predictions,
         verbose=config.verbose,
     )
-    return Engine(dimension, settings, model, event_log, threaded_model=options.threaded_model)
+    engine = Engine(dimension, settings, model, event_log, threaded_model=options.threaded_model)
+    engine.note_dimensions = config.note_dimensions()
+    if config.steering is not None:
+        engine.configure_steering(config.steering)
+    return engine
 
 
 @dataclass

@@ -155,10 +155,13 @@ class Synth:
         self._midi.open_virtual_port(port)
         self.name = f"{client}:{port}"
         self.messages: list[list[int]] = []
+        self.deltas: list[float] = []
+        """Per message, seconds since the one before it, as JACK timed them."""
 
     def received(self) -> list[list[int]]:
         while (event := self._midi.get_message()) is not None:
             self.messages.append(event[0])
+            self.deltas.append(event[1])
         return self.messages
 
     async def wait_for(

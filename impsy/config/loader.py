@@ -7,6 +7,7 @@ has the right length and every value its right type and range.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -27,6 +28,7 @@ from impsy.config.sections import (
     read_websocket,
     read_webui,
 )
+from impsy.config.steering import read_steering
 
 METADATA_KEYS: tuple[str, ...] = ("title", "owner", "description", "name")
 SETTING_KEYS: tuple[str, ...] = ("verbose", "log_input", "log_predictions")
@@ -40,6 +42,7 @@ SECTIONS: tuple[str, ...] = (
     "serialmidi",
     "webui",
     "sequencer",
+    "steering",
 )
 
 
@@ -98,7 +101,7 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
     present = {name: top.section_table(name) for name in SECTIONS}
     serial = read_serial(present["serial"]) if present["serial"] else None
     midi = read_midi(present["midi"], dimension) if present["midi"] else None
-    return Config(
+    config = Config(
         source=source,
         title=top.optional_string("title"),
         owner=top.optional_string("owner"),
@@ -125,3 +128,7 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
         warnings=tuple(ctx.warnings),
         _raw=raw,
     )
+    if present["steering"]:
+        steering = read_steering(present["steering"], dimension.value, config.note_dimensions())
+        config = dataclasses.replace(config, steering=steering, warnings=tuple(ctx.warnings))
+    return config

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-MODES: tuple[str, ...] = ("callresponse", "polyphony", "battle", "useronly")
+MODES: tuple[str, ...] = ("callresponse", "polyphony", "battle", "accompany", "useronly")
 
 MODE_ALIASES: MappingProxyType[str, str] = MappingProxyType(
     {"filter": "polyphony", "independent": "battle"}

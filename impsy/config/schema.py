@@ -13,7 +13,7 @@ from typing import Any
 
 from impsy.config.reader import quoted
 from impsy.config.sizes import MODEL_SIZES, ModelSize
-from impsy.mapping.spec import Mapping
+from impsy.mapping.spec import Mapping, NoteOn
 
 MappingList = tuple[Mapping, ...]
 """One mapping entry per model value, dt excluded (length ``dimension - 1``)."""
@@ -50,6 +50,23 @@ class ModelConfig:
     def architecture(self) -> ModelSize:
         """Units, mixtures and layers for ``size``, as used when a file does not say."""
         return MODEL_SIZES[self.size]
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    """``[steering]``: who plays each dimension and what the model may play (all indices count
+    ``[dt, x1..xn]``: 0 is dt)."""
+
+    roles: tuple[str, ...]
+    """One role per dimension, dt first: both, human or model."""
+    scale: tuple[int, str] | None = None
+    """(root pitch class, scale name) for ``scale_dimensions``."""
+    scale_dimensions: tuple[int, ...] = ()
+    ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
+    notes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    hold: dict[int, float] = field(default_factory=dict)
+    density: float = 0.0
+    surprise: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,6 +218,7 @@ class Config:
     serialmidi: SerialMidiConfig | None = None
     webui: WebUIConfig | None = None
     sequencer: SequencerConfig | None = None
+    steering: SteeringConfig | None = None
     warnings: tuple[str, ...] = ()
     """Non-fatal problems (unknown keys, coerced values), each naming file, section and key."""
     _raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -209,6 +227,23 @@ class Config:
     def adapters(self) -> tuple[str, ...]:
         """The enabled I/O sections, in a fixed order."""
         return tuple(name for name in ADAPTER_SECTIONS if getattr(self, name) is not None)
+
+    def note_dimensions(self) -> tuple[int, ...]:
+        """The dimensions (1-based, as x1..xn) some output mapping plays as notes."""
+        outputs: list[MappingList] = []
+        if self.midi is not None:
+            outputs += list(self.midi.output.values())
+        for section in ("websocket", "serialmidi"):
+            value = getattr(self, section)
+            if value is not None:
+                outputs.append(value.output)
+        found = {
+            i + 1
+            for mapping in outputs
+            for i, entry in enumerate(mapping)
+            if isinstance(entry, NoteOn)
+        }
+        return tuple(sorted(found))
 
     def mapping_lists(self) -> list[tuple[str, MappingList]]:
         """Every mapping list with the key that holds it, for checks against a model."""

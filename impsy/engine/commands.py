@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from impsy.config.modes import MODES, canonical_mode
 from impsy.engine.core import Engine
-from impsy.engine.table import BOOL, FLOAT, STR, Arg, Command
+from impsy.engine.steering import MAX_DENSITY, ROLES, SCALES
+from impsy.engine.table import BOOL, FLOAT, INT, STR, Arg, Command
 
 
 def _setting(
@@ -29,6 +30,14 @@ def _setting(
 
 def _pause(engine: Engine, on: bool | None = None) -> None:
     engine.set_paused(not engine.settings.paused if on is None else on)
+
+
+def _surprise(engine: Engine, on: bool | None = None) -> None:
+    engine.set_surprise(not engine.settings.surprise if on is None else on)
+
+
+DIM = Arg("dim", INT, "the dimension: 0 is dt, 1..n the values x1..xn", low=0)
+NOTE = Arg("note", INT, "a MIDI note", low=0, high=127)
 
 
 ENGINE_COMMANDS: tuple[Command, ...] = (
@@ -82,5 +91,64 @@ ENGINE_COMMANDS: tuple[Command, ...] = (
         "callresponse: seconds of silence before the model answers",
         Engine.set_threshold,
         "seconds",
+    ),
+    Command(
+        "role",
+        "who plays a dimension: human (held, the model plays the rest given it), "
+        "model, or both (IMPSY's behaviour)",
+        lambda engine, dim, role: engine.set_role(dim, role),
+        (DIM, Arg("role", STR, choices=ROLES)),
+    ),
+    Command(
+        "hold",
+        "hold a dimension at a value (it becomes human) while the model plays the rest",
+        lambda engine, dim, value: engine.hold(dim, value),
+        (DIM, Arg("value", FLOAT, "dt in seconds, values 0-1")),
+    ),
+    Command(
+        "range",
+        "allow the model only low..high on a dimension (either open); neither clears it",
+        lambda engine, dim, low=None, high=None: engine.set_range(dim, low, high),
+        (DIM, Arg("low", FLOAT, optional=True), Arg("high", FLOAT, optional=True)),
+    ),
+    Command(
+        "notes",
+        "allow the model only these MIDI notes on a note dimension; none clears the set",
+        lambda engine, dim, notes: engine.set_notes(dim, notes),
+        (DIM, Arg("notes", INT, "MIDI notes", low=0, high=127, many=True)),
+    ),
+    Command(
+        "note",
+        "add or remove one allowed note (a pad); without on it toggles",
+        lambda engine, dim, note, on=None: engine.toggle_note(dim, note, on),
+        (DIM, NOTE, Arg("on", BOOL, "1 allows, 0 removes", optional=True)),
+    ),
+    Command(
+        "scale",
+        "allow only a scale's notes on note dimensions (all the outputs' notes by default)",
+        lambda engine, root, name, dims: engine.set_scale(root, name, dims),
+        (
+            Arg("root", INT, "its MIDI note: 62 or 2 is D", low=0, high=127),
+            Arg("name", STR, choices=tuple(SCALES)),
+            Arg("dims", INT, "the note dimensions", low=0, many=True),
+        ),
+    ),
+    Command(
+        "density",
+        "tilt the model's timing: above 0 denser, below 0 sparser (per second of dt)",
+        lambda engine, value: engine.set_density(value),
+        (Arg("value", FLOAT, "the tilt", low=-MAX_DENSITY, high=MAX_DENSITY),),
+    ),
+    Command(
+        "steering",
+        "each dimension's role, held value, range and notes, the density and fallbacks",
+        lambda engine: engine.steering_status(),
+        reply=True,
+    ),
+    Command(
+        "surprise",
+        "the surprise meter (each gesture's NLL under the model); without on it toggles",
+        _surprise,
+        (Arg("on", BOOL, "1 starts it, 0 stops it", optional=True),),
     ),
 )

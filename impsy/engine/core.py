@@ -14,7 +14,18 @@ model does with it:
   adapter sets ``input_backlogged``), gestures are logged but not answered.
 - ``battle`` (``independent``): the model plays on its own outputs from
   start-up; the user's gestures are logged (and echoed with ``input_thru``).
+- ``accompany``: each gesture is answered at its own instant. The gesture
+  sets the ``human`` dimensions (and dt); the model draws the others from
+  its exact conditional distribution given them, and the whole event is
+  sent at once and fed to the model (zero-latency accompaniment: a melody
+  in, harmony out).
 - ``useronly``: gestures are logged; no model is needed.
+
+Steering (``impsy.engine.steering``): each dimension's role, held values,
+allowed regions and the density tilt, compiled into the model's draw after
+every change; what the player predicted ahead is then predicted again. The
+surprise meter (``impsy.engine.surprise``) scores each gesture under a
+listener that hears only the performer.
 
 The model's own playing (response and battle) is ``impsy.engine.player``.
 Every instant here comes from one injected ``Clock`` (``impsy.clock``): the
@@ -42,6 +53,8 @@ from impsy.engine.playback import plan_playback
 from impsy.engine.player import AFTER_SEND_S, FIRST_DT, RESYNC_AFTER_S, Player
 from impsy.engine.predictor import Predictor
 from impsy.engine.stats import Counters
+from impsy.engine.steering import SteeringSettings, scale_of
+from impsy.engine.surprise import Listener
 from impsy.errors import CommandError
 from impsy.mapping.pipeline import InputState
 from impsy.ratelimit import RateLimitedWarning
@@ -49,12 +62,13 @@ from impsy.ratelimit import RateLimitedWarning
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from impsy.config.schema import SteeringConfig
     from impsy.engine.eventlog import EventLog
     from impsy.engine.ports import Adapter, Model
 
 log = logging.getLogger("impsy")
 
-MODEL_MODES = ("callresponse", "polyphony", "battle")
+MODEL_MODES = ("callresponse", "polyphony", "battle", "accompany")
 
 # Polyphony: predictions waiting for their time. Beyond this the oldest are
 # dropped: a prediction for a gesture long past is stale, not worth a burst.
@@ -63,6 +77,8 @@ LOG_ROOM_S = 0.004
 """The model's kept log rows are written once the next deadline is at least this far away..."""
 LOG_PATIENCE_S = 0.1
 """...or once they have waited this long."""
+TELEMETRY_SUFFIX = ".telemetry.csv"
+"""The run's telemetry (the surprise meter's rows) is ``<log name>.telemetry.csv``."""
 LOG_ROWS_AT_ONCE = 32
 """Kept rows written in one go (~10 µs each); more wait for the next room."""
 
@@ -79,6 +95,7 @@ class Settings:
     log_predictions: bool
     verbose: bool = False
     paused: bool = False
+    surprise: bool = False
 
 
 class Engine:
@@ -125,6 +142,17 @@ class Engine:
         self._observers: list[Callable[[str, np.ndarray, float], None]] = []
         self._log_flush: Handle | None = None  # writes the model's kept log rows
         self._log_kept_since = 0.0
+        self.steering = SteeringSettings(dimension, initial_value)
+        self.note_dimensions: tuple[int, ...] = ()
+        """Dimensions the outputs play as notes (``scale`` without dimensions steers these)."""
+        self._played = np.full(dimension - 1, initial_value)  # the model's last output
+        self.listener: Listener | None = None
+        self.telemetry: EventLog | None = None
+        """Where the surprise meter's values go (beside the log, never in it)."""
+        self.surprise = math.nan
+        """The last gesture's surprise, nats (NaN before the meter has heard two gestures)."""
+        self.set_surprise(settings.surprise)
+        self._compile_steering()
 
     def _new_player(self) -> Player | None:
         if self.predictor is None:
@@ -184,6 +212,8 @@ class Engine:
         if self.event_log:
             self.event_log.close()  # writes any kept rows
             self.counters.log_rows = self.event_log.rows
+        if self.telemetry is not None:
+            self.telemetry.close()
 
     # ----------------------------------------------------------- observers
     def add_observer(self, observer: Callable[[str, np.ndarray, float], None]) -> None:
@@ -237,16 +267,30 @@ class Engine:
         if self._stopping:
             return
         self.counters.events_in += 1
+        stamp: object = now
         if self.event_log and self.settings.log_input:
             self.event_log.write("interface", values)
             self.counters.log_rows = self.event_log.rows
+            stamp = self.event_log.last_stamp
         if self.settings.verbose:
             log.info("in  %s", np.round(values, 3))
         if self._observers:
             self._notify("interface", values, now)
+        if self.listener is not None:
+            self.listener.hear(values, stamp, self._heard)
         if self.settings.paused:
             return
         mode = self.settings.mode
+        steering = self.steering
+        owned = steering.indices("model")
+        if owned:  # the model's dimensions: it hears its own last values there
+            model_input = model_input.copy()
+            for d in owned:
+                if d:
+                    model_input[d] = self._played[d - 1]
+        if steering.take(model_input) and self.model is not None and mode != "accompany":
+            self.model.held = steering.held
+            self._replan()
         if mode == "callresponse" and self.responding:
             # Before the echo: releasing the model's notes must not cut the user's.
             self._silence_model()
@@ -263,6 +307,8 @@ class Engine:
                 self.counters.shed_predictions += 1
             else:
                 self.predictor.predict(model_input, lambda y: self._schedule_answer(y, now))
+        elif mode == "accompany":
+            self.predictor.accompany(model_input, lambda y: self._accompanied(y, now))
 
     def bad_input(self, source: str, reason: str, detail: str = "") -> None:
         """Count and report a message that could not be used.
@@ -287,6 +333,7 @@ class Engine:
         now = self.clock.now()
         self.counters.lateness.add(max(0.0, now - deadline))
         self._send(values)
+        self._played = values
         if self.event_log and self.settings.log_predictions:
             # Kept, and written between deadlines: the next note may be microseconds away.
             self.event_log.write_later("rnn", values)
@@ -366,6 +413,31 @@ class Engine:
             deadline, self._play_pending, token, plan.values, deadline
         )
 
+    def _accompanied(self, event: np.ndarray | None, gesture_time: float) -> None:
+        """accompany: play the filled event now (its lateness is the time since the gesture)."""
+        if event is None or self._stopping or self.settings.paused:
+            return
+        if self.settings.mode != "accompany":
+            return
+        self._play_model(np.clip(event[1:], 0.0, 1.0), gesture_time)
+
+    def _heard(self, surprise: float | None) -> None:
+        """The surprise meter's value for the last gesture: to the outputs, watchers, telemetry."""
+        if surprise is None or self._stopping:
+            return
+        self.surprise = surprise
+        if self.telemetry is None and self.event_log is not None:
+            self.telemetry = self.event_log.beside(TELEMETRY_SUFFIX)
+        if self.telemetry is not None:
+            self.telemetry.write("surprise", (surprise,))
+        for adapter in self.adapters:
+            try:
+                adapter.send_surprise(surprise)
+            except Exception as err:  # a failing output must not silence the others
+                self._warn.warn(f"surprise:{adapter.name}", f"{adapter.name}: send failed: {err}")
+        if self._observers:
+            self._notify("surprise", np.array((surprise,)), self.clock.now())
+
     def _play_pending(self, token: int, values: np.ndarray, deadline: float) -> None:
         # Each answer removes its own entry: answers with different dt fire out of order.
         if self._pending.pop(token, None) is not None:
@@ -381,7 +453,7 @@ class Engine:
         for handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
-        was_playing = self.responding or self.settings.mode in ("battle", "polyphony")
+        was_playing = self.responding or self.settings.mode in ("battle", "polyphony", "accompany")
         self.responding = False
         if was_playing:
             self._release_all()
@@ -416,6 +488,7 @@ class Engine:
             raise CommandError(f"{mode} mode needs a model; this run has none")
         self._silence_model()
         self.settings.mode = mode
+        self._compile_steering()  # accompany holds dt (the gesture's timing)
         self._enter_mode()
         log.info("mode: %s", mode)
         return mode
@@ -453,6 +526,115 @@ class Engine:
         so the change is heard from the event after the one about to play."""
         if self.player is not None:
             self.player.replan()
+
+    # ------------------------------------------------------------ steering
+    def _compile_steering(self) -> None:
+        """Hand the model the steering of the current settings and mode."""
+        model = self.model
+        if model is None:
+            return
+        steering = self.steering
+        hold_dt = self.settings.mode == "accompany"
+        if not steering.steered and not hold_dt:  # IMPSY's draw, untouched
+            if getattr(model, "steering", None) is not None:
+                model.steering = None
+            return
+        compiled = steering.compile(model.mixtures, hold_dt=hold_dt)
+        model.held = steering.held
+        model.steering = None if compiled.plain else compiled
+
+    def _steered(self) -> None:
+        """A steering setting changed: it applies from the next event the model draws."""
+        self._compile_steering()
+        self._replan()
+
+    def set_role(self, dim: int, role: str) -> None:
+        self.steering.set_role(dim, role)
+        self._steered()
+
+    def hold(self, dim: int, value: float) -> None:
+        self.steering.hold(dim, value)
+        self._steered()
+
+    def set_range(self, dim: int, low: float | None = None, high: float | None = None) -> None:
+        self.steering.set_range(dim, low, high)
+        self._steered()
+
+    def set_notes(self, dim: int, notes: Sequence[int]) -> None:
+        self.steering.set_notes(dim, notes)
+        self._steered()
+
+    def toggle_note(self, dim: int, note: int, on: bool | None = None) -> bool:
+        allowed = self.steering.toggle_note(dim, note, on)
+        self._steered()
+        return allowed
+
+    def set_scale(self, root: int, name: str, dims: Sequence[int] = ()) -> tuple[int, ...]:
+        """Constrain note dimensions (``dims``, else every note output) to a scale."""
+        chosen = tuple(dims) or self.note_dimensions
+        if not chosen:
+            raise CommandError(
+                "scale: no output plays notes; name the dimensions (e.g. scale 62 major 1 2)"
+            )
+        for dim in chosen:
+            self.steering.check(dim)
+        notes = scale_of(root, name)
+        before = dict(self.steering.notes)
+        try:
+            for dim in chosen:
+                self.steering.set_notes(dim, notes)
+        except CommandError:
+            self.steering.notes = before
+            raise
+        self._steered()
+        return chosen
+
+    def set_density(self, value: float) -> None:
+        self.steering.set_density(value)
+        self._steered()
+
+    def set_surprise(self, on: bool) -> None:
+        """Turn the surprise meter on or off (its listener starts from a fresh state)."""
+        self.settings.surprise = on
+        if on and self.predictor is not None and self.model is not None:
+            if self.listener is None:
+                self.listener = Listener(self.predictor, self.dimension, self.model.mixtures)
+        else:
+            self.listener = None
+
+    def configure_steering(self, config: SteeringConfig) -> None:
+        """Apply a config's ``[steering]`` (already checked) through the live commands' code."""
+        steering = self.steering
+        for dim, role in enumerate(config.roles):
+            steering.set_role(dim, role)
+        for dim, value in config.hold.items():
+            steering.hold(dim, value)
+        for dim, (low, high) in config.ranges.items():
+            steering.set_range(dim, low, high)
+        for dim, notes in config.notes.items():
+            steering.set_notes(dim, notes)
+        if config.scale is not None:
+            root, name = config.scale
+            for dim in config.scale_dimensions:
+                steering.set_notes(dim, scale_of(root, name))
+        steering.set_density(config.density)
+        self.set_surprise(config.surprise)
+        self._steered()
+
+    def steering_status(self) -> dict[str, object]:
+        """The steering as flat name/value pairs (an OSC reply carries no lists)."""
+        steering = self.steering
+        out: dict[str, object] = {"density": steering.density}
+        for d, role in enumerate(steering.roles):
+            out[f"role{d}"] = role
+            if role == "human":
+                out[f"held{d}"] = float(steering.held[d])
+        for d, (low, high) in sorted(steering.ranges.items()):
+            out[f"low{d}"], out[f"high{d}"] = low, high
+        for d, notes in sorted(steering.notes.items()):
+            out[f"notes{d}"] = " ".join(str(n) for n in sorted(notes))
+        out["fallbacks"] = getattr(self.model, "fallbacks", 0)
+        return out
 
     def set_timescale(self, value: float) -> None:
         self.settings.timescale = value
@@ -493,6 +675,10 @@ class Engine:
         self.player = self._new_player()
         if old is not None:
             old.close()
+        self._compile_steering()
+        if self.listener is not None:  # a new network: the meter listens afresh
+            self.listener = None
+            self.set_surprise(True)
         self._enter_mode()
         log.info("model: %s", model.describe())
 
@@ -509,5 +695,8 @@ class Engine:
             "timescale": self.settings.timescale,
             "pitemp": model.pi_temp if model is not None else 0.0,
             "sigmatemp": model.sigma_temp if model is not None else 0.0,
+            "steering_fallbacks": getattr(model, "fallbacks", 0),
+            # before the meter has heard two gestures there is no value (JSON has no NaN)
+            **({} if math.isnan(self.surprise) else {"surprise": self.surprise}),
             **self.counters.as_dict(),
         }

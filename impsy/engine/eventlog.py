@@ -41,15 +41,19 @@ class EventLog:
     single gesture leave nothing behind for ``impsy dataset`` to skip.
     """
 
-    def __init__(self, directory: str | Path, dimension: int) -> None:
+    def __init__(self, directory: str | Path, dimension: int, path: Path | None = None) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / log_file_name(dimension)
-        suffix = 1
-        while path.exists():  # two runs in one second must not share a file
-            path = directory / log_file_name(dimension).replace(".log", f"-{suffix}.log")
-            suffix += 1
+        if path is None:
+            path = directory / log_file_name(dimension)
+            suffix = 1
+            while path.exists():  # two runs in one second must not share a file
+                path = directory / log_file_name(dimension).replace(".log", f"-{suffix}.log")
+                suffix += 1
         self.path = path
+        self.last_stamp: dt.datetime | None = None
+        """When the last row ``write`` wrote was stamped (the surprise meter takes dt from it,
+        exactly as ``impsy dataset`` will)."""
         self.rows = 0
         self.failed = False
         self._file: TextIO | None = None  # created with the first row: no empty logs
@@ -65,8 +69,14 @@ class EventLog:
         if self.failed:
             return
         lines = self._kept_lines()
-        lines.append(format_log_line(dt.datetime.now(), source, values))
+        self.last_stamp = stamp = dt.datetime.now()
+        lines.append(format_log_line(stamp, source, values))
         self._append(lines)
+
+    def beside(self, suffix: str) -> EventLog:
+        """Another file next to this log, ``<log name><suffix>``, in the same row format: the
+        run's telemetry, kept out of IMPSY's log so ``impsy dataset`` never reads it."""
+        return EventLog(self.path.parent, 0, self.path.with_name(self.path.stem + suffix))
 
     def write_later(self, source: str, values: Sequence[float]) -> None:
         """Keep one row, stamped now, for the next ``flush`` or ``write``."""

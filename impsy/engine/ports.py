@@ -27,6 +27,8 @@ class Model(Protocol):
     for NaN. The temperatures are plain attributes, changed while playing.
     ``state``/``set_state`` copy the LSTM state out and back: the player predicts
     ahead, and goes back to where the music is when it must change course.
+    ``fill`` draws the rest of a performer's event at once (accompaniment);
+    ``step_aside`` steps a second state (the surprise meter's listener).
     """
 
     dimension: int
@@ -34,7 +36,17 @@ class Model(Protocol):
     sigma_temp: float
     path: Path
 
+    steering: Any
+    """An ``impsy.model.steering.Steering`` every draw applies, or None."""
+    held: np.ndarray
+    """The event whose held dimensions the steering keeps."""
+    fallbacks: int
+
     def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+    def fill(self, x: np.ndarray) -> np.ndarray: ...
+
+    def step_aside(self, state: list[np.ndarray] | None, x: np.ndarray) -> tuple[Any, list]: ...
 
     def step(self, x: np.ndarray) -> Any: ...
 
@@ -94,6 +106,9 @@ class Adapter(abc.ABC):
 
     def release(self) -> None:  # noqa: B027 - most adapters have nothing sounding
         """Silence whatever the model left sounding (note-offs)."""
+
+    def send_surprise(self, value: float) -> None:  # noqa: B027 - most outputs ignore it
+        """The surprise meter's value for the last gesture (nats), for outputs mapped to it."""
 
     @abc.abstractmethod
     def describe(self) -> str:

@@ -63,9 +63,14 @@ class Predictor:
     # ------------------------------------------------------ on the calling thread
     def predict_now(self, x: np.ndarray) -> np.ndarray | None:
         """Step and sample on the calling thread."""
+        return self._sample_now(self.model.predict, x)
+
+    def _sample_now(
+        self, sample: Callable[[np.ndarray], np.ndarray], x: np.ndarray
+    ) -> np.ndarray | None:
         start = time.perf_counter()
         try:
-            y = self.model.predict(x)
+            y = sample(x)
         except Exception as err:  # a broken model must not stop the performance
             return self._fail(f"model raised {type(err).__name__}: {err}")
         self.counters.inference.add(time.perf_counter() - start)
@@ -102,14 +107,44 @@ class Predictor:
         Inline, ``done`` runs before this returns; threaded, it runs on the
         loop once the worker is done (in the order the calls were made).
         """
-        self._answer(lambda: self.predict_now(x), done)
+        self.call(lambda: self.predict_now(x), done)
 
     def predict_ahead(self, x: np.ndarray, done: DoneAhead) -> None:
         """``predict``, with a copy of the LSTM state after the step: the player predicts
         ahead of the music and goes back to that state when it changes course."""
-        self._answer(lambda: (self.predict_now(x), self._state()), lambda pair: done(*pair))
+        self.call(lambda: (self.predict_now(x), self._state()), lambda pair: done(*pair))
 
-    def _answer(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    def accompany(self, x: np.ndarray, done: Done) -> None:
+        """Fill the model's dimensions of the performer's event ``x`` (``Model.fill``), hand
+        the whole event to ``done``, then feed the model the event as played (values
+        clipped to [0, 1], as the player feeds back what it played).
+
+        The fill is a draw from the mixture the last step left, a few
+        microseconds: ``done`` (which sends it) runs before the LSTM steps,
+        so the answer leaves at the gesture's instant and the step is paid
+        after it. Threaded, the event reaches the loop as soon as it is
+        drawn and the worker steps meanwhile.
+        """
+        if self._executor is None:
+            y = self._sample_now(self.model.fill, x)
+            done(y)
+            if y is not None:
+                self.condition_now(_as_played(y))
+            return
+        loop = asyncio.get_running_loop()
+
+        def work() -> None:
+            y = self._sample_now(self.model.fill, x)
+            try:
+                loop.call_soon_threadsafe(done, y)
+            except RuntimeError:  # the loop closed meanwhile: nobody to tell
+                return
+            if y is not None:
+                self.condition_now(_as_played(y))
+
+        self._executor.submit(work)
+
+    def call(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
         """Run ``work`` where the model runs and hand its result to ``done`` on the loop."""
         if self._executor is None:
             done(work())
@@ -152,6 +187,13 @@ class Predictor:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _as_played(event: np.ndarray) -> np.ndarray:
+    """The event as the outputs play it (values clipped to [0, 1]), which the model is fed."""
+    played = np.array(event, dtype=np.float64)
+    np.clip(played[1:], 0.0, 1.0, out=played[1:])
+    return played
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, future: Future, done: Callable[[Any], None]) -> None:

@@ -24,6 +24,7 @@ def describe_arg(arg: Arg) -> dict[str, Any]:
         "accepts": arg.expected(),
         "optional": arg.optional or arg.many,
         "many": arg.many,
+        "choices": list(arg.choices),
         "doc": arg.doc,
     }
 

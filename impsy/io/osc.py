@@ -87,6 +87,10 @@ def _osc_string(text: str) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
+SURPRISE_ADDRESS = "/impsy/surprise"
+"""Where the surprise meter's values go (to the client, beside the model's output)."""
+
+
 def encode_message(address: str, args: list[Any]) -> bytes:
     """An OSC message with float, int, string and bool arguments."""
     tags, payload = ",", b""
@@ -264,6 +268,10 @@ class OSCAdapter(Adapter):
     def send(self, values: np.ndarray) -> None:
         if self.transport is not None and self.client is not None:
             self.transport.sendto(self._encoder.encode(values), self.client)
+
+    def send_surprise(self, value: float) -> None:
+        """``/impsy/surprise f`` to the client: the surprise meter, as a value a patch can use."""
+        self.send_message(SURPRISE_ADDRESS, [float(value)])
 
     def send_message(self, address: str, args: list[Any]) -> None:
         """Send any OSC message to the client address (e.g. the sequencer's notes)."""

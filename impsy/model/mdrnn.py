@@ -1,20 +1,27 @@
 """The model object the rest of impsy uses: step, sample, predict, reset.
 
 It wraps an engine (NumPy or LiteRT), which owns the network and its LSTM
-state, and adds what every engine shares: the sampling temperatures, a
-seedable random generator, and a description for logs. The temperatures are
-plain attributes because performers change them while playing.
+state, and adds what every engine shares: the sampling temperatures, the
+steering (:mod:`impsy.model.steering`: held dimensions, allowed regions, the
+dt tilt), a seedable random generator, and a description for logs. The
+temperatures, the steering and the held values are plain attributes because
+performers change them while playing: the engine swaps in new ones between
+steps (a ``Steering`` is immutable, the held values are replaced, never
+written into), so a step on the model's worker thread sees one or the other.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from impsy.model.params import SCALE, MixtureParams
 from impsy.model.sampling import draw
+
+if TYPE_CHECKING:  # the engine builds steering; a model file check never needs its maths
+    from impsy.model.steering import Steering
 
 _UNSCALE = 1.0 / SCALE
 
@@ -62,6 +69,13 @@ class MDRNN:
         self.tensor_map = engine.tensor_map
         self.pi_temp = 1.0
         self.sigma_temp = 0.01
+        self.steering: Steering | None = None
+        """Applied to every draw; None (or a plain one) draws exactly as IMPSY."""
+        self.held: np.ndarray = np.zeros(self.dimension)
+        """The event ``[dt, x1..xn]`` whose held dimensions (``steering.held``) every draw keeps."""
+        self.fallbacks = 0
+        """Steered draws that fell back (region with almost no mass, held values unexplained)."""
+        self._raw: np.ndarray | None = None  # the mixture for the next event, after the last step
         self._rng = np.random.default_rng(seed)
 
     def _wrong_length(self, x: np.ndarray) -> ValueError:
@@ -74,7 +88,8 @@ class MDRNN:
         """Feed one unscaled event and return the mixture for the next; the state advances."""
         if len(x) != self.dimension:
             raise self._wrong_length(x)
-        return MixtureParams(self._engine_step(x), self.dimension, self.mixtures)
+        self._raw = raw = self._engine_step(x)
+        return MixtureParams(raw, self.dimension, self.mixtures)
 
     def sample(self, params: MixtureParams) -> np.ndarray:
         """Draw the next unscaled event from ``params`` with the current temperatures."""
@@ -84,16 +99,51 @@ class MDRNN:
         """``sample(step(x))``: the next unscaled event after ``x``."""
         if len(x) != self.dimension:
             raise self._wrong_length(x)
-        return self._draw(self._engine_step(x))  # no MixtureParams built per note
+        self._raw = raw = self._engine_step(x)
+        return self._draw(raw)  # no MixtureParams built per note
 
-    def _draw(self, raw: np.ndarray) -> np.ndarray:
-        return draw(
-            raw, self.dimension, self.mixtures, self.pi_temp, self.sigma_temp, self._rng, _UNSCALE
+    def fill(self, x: np.ndarray) -> np.ndarray:
+        """Accompaniment: the next event, at this instant, given the performer's part of it.
+
+        ``x`` is the performer's event ``[dt, x1..xn]``; the dimensions the
+        steering holds keep ``x``'s values exactly, the others are drawn from
+        the mixture the last step left, conditioned on the held ones (and
+        restricted by the steering's regions). The state does not advance:
+        the caller then feeds the whole event with :meth:`step`, so the LSTM
+        sees what was played. After a reset there is no mixture yet; the
+        performer's event is fed first and the fill comes from the mixture
+        after it.
+        """
+        if len(x) != self.dimension:
+            raise self._wrong_length(x)
+        raw = self._raw
+        if raw is None:
+            self._raw = raw = self._engine_step(x)
+        return self._draw(raw, x)
+
+    def _draw(self, raw: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
+        steering = self.steering
+        if steering is None or steering.plain:
+            return draw(
+                raw,
+                self.dimension,
+                self.mixtures,
+                self.pi_temp,
+                self.sigma_temp,
+                self._rng,
+                _UNSCALE,
+            )
+        sample, fell_back = steering.draw(
+            raw, self.held if held is None else held, self.pi_temp, self.sigma_temp, self._rng
         )
+        if fell_back:
+            self.fallbacks += 1
+        return sample
 
     def reset(self) -> None:
         """Zero the LSTM state, as at the start of a performance."""
         self._engine.reset()
+        self._raw = None
 
     def seed(self, seed: int | None) -> None:
         """Restart the sampling generator; the same seed gives the same samples."""
@@ -113,6 +163,31 @@ class MDRNN:
         changing course (a new temperature, a steering change) goes back to where the music
         is, so the LSTM has seen exactly what was played."""
         self._engine.set_state(state)
+        self._raw = None  # the mixture belonged to the state left behind
+
+    def step_aside(self, state: list[np.ndarray] | None, x: np.ndarray) -> tuple[np.ndarray, list]:
+        """Step another LSTM state on ``x``; the model's own state and mixture are untouched.
+
+        For a second listener on the same network (the surprise meter hears
+        only the performer, while the model plays on its own outputs).
+        ``state`` None is the zero state of a reset. Returns the raw mixture
+        for the next event and the state after ``x``.
+        """
+        if len(x) != self.dimension:
+            raise self._wrong_length(x)
+        engine = self._engine
+        own, raw_before = engine.state(), self._raw
+        try:
+            if state is None:
+                engine.reset()
+            else:
+                engine.set_state(state)
+            raw = self._engine_step(x)
+            after = engine.state()
+        finally:
+            engine.set_state(own)
+            self._raw = raw_before
+        return raw, after
 
     def describe(self) -> str:
         """One line for logs: file, engine, sizes and gate."""

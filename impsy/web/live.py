@@ -33,6 +33,7 @@ from impsy.engine.loop import call_background, room
 from impsy.engine.loop import put_off as loop_put_off
 from impsy.ratelimit import RateLimitedWarning
 from impsy.web.responses import clean
+from impsy.web.status import engine_status
 
 if TYPE_CHECKING:
     from impsy.web.context import WebContext
@@ -96,6 +97,7 @@ class LiveFeed:
         self.clients: set[Client] = set()
         self.inputs: deque[list[float]] = deque(maxlen=MAX_ROWS)
         self.outputs: deque[list[float]] = deque(maxlen=MAX_ROWS)
+        self.surprises: deque[list[float]] = deque(maxlen=MAX_ROWS)
         self.sequencer_events: deque[dict[str, Any]] = deque(maxlen=MAX_SEQUENCER_EVENTS)
         self._timer: asyncio.TimerHandle | None = None
         self._ticks = 0  # frame periods since the first frame
@@ -110,7 +112,12 @@ class LiveFeed:
     def observe(self, kind: str, values: np.ndarray, when: float) -> None:
         """Engine observer: copy and append, nothing more (runs inside the engine)."""
         row = (when, values.copy())
-        (self.inputs if kind == "interface" else self.outputs).append(row)
+        if kind == "interface":
+            self.inputs.append(row)
+        elif kind == "surprise":
+            self.surprises.append(row)
+        else:
+            self.outputs.append(row)
 
     def on_sequencer(self, event: Any) -> None:
         self.sequencer_events.append({"kind": event.kind, "data": event.data})
@@ -140,6 +147,7 @@ class LiveFeed:
             self._timer = None
         self.inputs.clear()
         self.outputs.clear()
+        self.surprises.clear()
         self.sequencer_events.clear()
 
     # -------------------------------------------------------------- frames
@@ -169,11 +177,13 @@ class LiveFeed:
             body["inputs"] = self._rows(self.inputs)
         if self.outputs:
             body["outputs"] = self._rows(self.outputs)
+        if self.surprises:
+            body["surprise"] = self._rows(self.surprises)
         if self.sequencer_events:
             body["sequencer"] = clean(self._sequencer_batch())
         if with_status:
             engine = self.ctx.engine
-            body["status"] = clean({"running": False} if engine is None else engine.status())
+            body["status"] = clean({"running": False} if engine is None else engine_status(engine))
         if len(body) == 1:
             return None
         # Rows are finite by the time they reach observers (input and predictions are checked),

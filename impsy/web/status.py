@@ -72,6 +72,17 @@ def adapter_health(adapter: Any) -> dict[str, Any]:
         return {"name": name, "description": name, "state": "error", "detail": str(err)}
 
 
+def engine_status(engine: Any) -> dict[str, Any]:
+    """The engine's status with what only the web UI shows: each dimension's role and
+    allowed region (lists: an OSC status reply carries only flat values)."""
+    return {
+        **engine.status(),
+        "steering": engine.steering.describe(),
+        "surprise_on": engine.settings.surprise,
+        "note_dimensions": list(engine.note_dimensions),
+    }
+
+
 def status_body(ctx: WebContext) -> dict[str, Any]:
     """Everything ``GET /api/status`` answers (see API.md)."""
     engine = ctx.engine
@@ -91,7 +102,7 @@ def status_body(ctx: WebContext) -> dict[str, Any]:
         }
     return {
         "running": True,
-        **engine.status(),
+        **engine_status(engine),
         "model_info": model_info(engine.model),
         "adapters": [adapter_health(a) for a in engine.adapters],
         "labels": labels(ctx.config, engine.dimension),

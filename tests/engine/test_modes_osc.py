@@ -284,3 +284,47 @@ def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):
 
     events, responding, player = play("callresponse", scenario, tmp_path)
     assert (events, responding, player) == (0, False, False)
+
+
+def test_accompany_answers_each_gesture_at_once_keeping_the_human_values(tmp_path):
+    """Over real OSC: a gesture comes back at once as one output whose human dimensions
+    are the gesture's, a live range change applies to the very next output, and the
+    surprise meter reports each gesture to the client as ``/impsy/surprise f``."""
+
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        peer.send("/impsy/role", 1, "human")
+        peer.send("/impsy/role", 2, "human")
+        peer.send("/impsy/surprise", 1)
+        outputs = []
+        for k in range(6):
+            gesture = [0.2 + 0.1 * k, 0.7 - 0.1 * k, *GESTURE[2:]]
+            if k == 3:
+                peer.send("/impsy/range", 3, 0.9, 0.95)
+            sent = asyncio.get_running_loop().time()
+            peer.send("/interface", *gesture)
+            (reply,) = (await peer.wait_for("/impsy", k + 1))[k:]
+            outputs.append((gesture, reply, asyncio.get_running_loop().time() - sent))
+            await asyncio.sleep(0.03)
+        await peer.wait_for("/impsy/surprise", 4)
+        steering = dict(zip(*[iter(await _reply(peer, "/impsy/steering"))] * 2, strict=True))
+        return outputs, peer.messages("/impsy/surprise"), steering, engine.status()
+
+    outputs, surprises, steering, status = play("accompany", scenario, tmp_path)
+    for k, (gesture, reply, _) in enumerate(outputs):
+        assert reply[:2] == pytest.approx(gesture[:2], abs=1e-7), "the human values come back"
+        if k >= 3:
+            assert 0.9 - 1e-7 <= reply[2] <= 0.95 + 1e-7, "the range applies to the next output"
+    assert max(wait for _, _, wait in outputs) < 0.5
+    assert len(surprises) == 4 and all(len(s) == 1 and isinstance(s[0], float) for s in surprises)
+    assert steering["role1"] == "human" and steering["low3"] == pytest.approx(0.9)
+    assert status["mode"] == "accompany" and status["outputs"] == 6
+    sources = [r[1] for r in log_rows(tmp_path)]
+    assert sources.count("interface") == 6 and sources.count("rnn") == 6
+    (telemetry,) = tmp_path.glob("*.telemetry.csv")
+    assert len(telemetry.read_text().splitlines()) == 4
+
+
+async def _reply(peer, address: str) -> list:  # noqa: ANN001
+    before = len(peer.messages(address))
+    peer.send(address)
+    return (await peer.wait_for(address, before + 1))[-1]

@@ -133,6 +133,7 @@ async def ready(adapter: MidiAdapter, controllers=(), synths=None) -> None:  # n
     for key, synth in (synths or {}).items():
         await _probe_output(adapter.outputs[key].port, synth)
         synth.messages.clear()
+        synth.deltas.clear()
 
 
 async def _probe_input(adapter: MidiAdapter, controller) -> None:  # noqa: ANN001
@@ -257,6 +258,54 @@ def test_input_reaches_the_engine_in_every_mode(mode, jack, tmp_path):
         assert len(note_ons(received)) >= 3
     if mode == "useronly":
         assert received == [], "useronly without input_thru plays nothing"
+
+
+def test_accompany_answers_a_melody_with_three_voices_in_key_at_the_same_instant(jack, tmp_path):
+    """The shipped chorale model over real JACK MIDI: a melody on channel 1 in, the melody
+    and alto, tenor and bass on channels 1-4 out, in the same JACK period, in C major."""
+    keys, synth = jack.controller("acc-keys"), jack.synth("acc-synth")
+    voices = [["note_on", 1], ["note_on", 2], ["note_on", 3], ["note_on", 4]]
+    model = ROOT / "models" / "chorales-accompany-dim5-layers2-units64-mixtures5-scale10.tflite"
+    cfg = load_config_text(
+        f"""
+log_input = true
+[interaction]
+mode = "accompany"
+[model]
+dimension = 5
+file = "{model}"
+seed = 3
+[midi]
+{ports({"acc-keys": voices}, {"acc-synth": voices})}
+[steering]
+roles = ["human", "model", "model", "model"]
+scale = ["C", "major"]
+""",
+        "accompany.toml",
+    )
+    melody = [60, 62, 64, 65, 67, 65, 64, 62, 60]
+
+    async def scenario(engine, adapter):  # noqa: ANN001, ANN202
+        await ready(adapter, [keys], {"acc-synth": synth})
+        for count, note in enumerate(melody, start=1):
+            keys.send(mido.Message("note_on", channel=0, note=note, velocity=90))
+            await synth.wait_for(lambda m, c=count: len(note_ons(m)) >= 4 * c)
+            await asyncio.sleep(0.03)
+        return engine.status()
+
+    status = play(cfg, scenario, tmp_path)
+    received, deltas = synth.messages, synth.deltas
+    ons = [(i, m) for i, m in enumerate(received) if m[0] & 0xF0 == NOTE_ON and m[2] > 0]
+    assert len(ons) == 4 * len(melody) and status["outputs"] == len(melody)
+    c_major = {0, 2, 4, 5, 7, 9, 11}
+    period = jack.server.period_ms / 1e3
+    for k, note in enumerate(melody):
+        chord = ons[4 * k : 4 * k + 4]
+        assert [m[0] & 0x0F for _, m in chord] == [0, 1, 2, 3]
+        assert chord[0][1][1] == note, "the melody comes back on channel 1 as played"
+        assert all(m[1] % 12 in c_major for _, m in chord[1:]), chord
+        first, last = chord[0][0], chord[-1][0]
+        assert sum(deltas[first + 1 : last + 1]) < period, "one instant: one JACK period"
 
 
 def test_callresponse_user_takeover_releases_the_models_notes(jack, tmp_path):

@@ -109,10 +109,10 @@ def impsy_config(path: Path, server: int, client: int, body: str) -> Path:
     return path
 
 
-def status(server: int) -> dict:
+def status(server: int, address: str = "/impsy/status") -> dict:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
-        sock.sendto(osc_bytes("/impsy/status"), ("127.0.0.1", server))
+        sock.sendto(osc_bytes(address), ("127.0.0.1", server))
         params = OscMessage(sock.recv(65536)).params
     return dict(zip(params[::2], params[1::2], strict=True))
 
@@ -243,14 +243,22 @@ def test_command_panel_sets_every_command_and_prints_the_status(pd, impsy, tmp_p
         "impsy-sigmatemp-in 0.5",
         "impsy-timescale-in 3",
         "impsy-threshold-in 0.7",
+        "impsy-density-in 2.5",
+        "impsy-surprise-in 1",
+        "impsy-command role 1 human",  # what the role box sends when clicked
+        "impsy-command steering",
         "impsy-status-in bang",
     )
     run = PdRun(pd, PATCHES / "impsy-commands.pd", drive)
     try:
         (printed,) = run.wait_for(r"^impsy-status: ")
+        (steered,) = run.wait_for(r"^impsy-steering: ")
         counters = status(server)
+        steering = status(server, "/impsy/steering")
     finally:
         lines = run.stop()
+    assert "role1 human" in steered
+    assert steering["density"] == pytest.approx(2.5) and steering["role1"] == "human"
     assert "mode battle" in printed and "pitemp 2" in printed
     assert counters["mode"] == "battle"
     assert counters["paused"] in (True, 1)

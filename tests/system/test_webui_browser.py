@@ -361,6 +361,68 @@ def test_settings_show_the_value_the_server_holds(run, open_page):
     expect(page.get_by_label("current pitemp")).to_have_text("1")
 
 
+def steering(server: Run) -> dict[str, Any]:
+    """``/impsy/steering`` over OSC: the server's own account of the steering."""
+
+    async def go(peer: OscPeer) -> dict[str, Any]:
+        peer.send("/impsy/steering")
+        args = (await peer.wait_for("/impsy/steering"))[-1]
+        return dict(zip(args[::2], args[1::2], strict=True))
+
+    return server.osc(go)
+
+
+def test_steering_card_sets_roles_ranges_and_notes_and_follows_osc(run, open_page):
+    page = open_page(run, "control")
+    role = page.get_by_label("CC 11:2 role")
+    role.select_option("human")
+    expect(page.get_by_label("CC 11:2 held value")).not_to_have_text("")
+    assert steering(run)["role2"] == "human"
+    low = page.get_by_label("CC 11:3 lowest allowed")
+    high = page.get_by_label("CC 11:3 highest allowed")
+    low.fill("0.2")
+    low.press("Tab")
+    high.fill("0.4")
+    high.press("Tab")
+    expect(page.locator(".notice.ok")).to_contain_text("0.2 to 0.4")
+    state = steering(run)
+    assert state["low3"] == pytest.approx(0.2) and state["high3"] == pytest.approx(0.4)
+    notes = page.get_by_label("CC 11:4 allowed notes")
+    notes.fill("60 62 64")
+    notes.press("Enter")
+    expect(page.locator(".notice.ok")).to_contain_text("3 notes")
+    assert steering(run)["notes4"] == "60 62 64"
+    notes.fill("60 200")  # refused by the command table: the page says why, keeps the old set
+    notes.press("Enter")
+    expect(page.locator(".notice.error")).to_contain_text("must be an integer 0-127")
+    expect(notes).to_have_value("60 62 64")
+    # A change from elsewhere (OSC) shows up too.
+    run.send(("/impsy/role", 5, "model"), ("/impsy/density", 2.5))
+    expect(page.get_by_label("CC 11:5 role")).to_have_value("model")
+    expect(page.locator("#steer-density")).to_have_value("2.5")
+    screenshot(page, "steering")
+    run.send(
+        ("/impsy/role", 2, "both"),
+        ("/impsy/role", 5, "both"),
+        ("/impsy/range", 3),
+        ("/impsy/notes", 4),
+        ("/impsy/density", 0.0),
+    )
+
+
+def test_surprise_meter_is_drawn_on_the_live_page(run, open_page):
+    page = open_page(run, "live")
+    expect(page.get_by_label("surprise last value")).to_be_hidden()
+    run.send(("/impsy/mode", "useronly"), ("/impsy/surprise", 1))
+    play_gestures(run, 0.5)
+    last = page.get_by_label("surprise last value")
+    expect(last).to_be_visible()
+    page.wait_for_function("el => el.textContent !== '–'", arg=last.element_handle())
+    status = run.status()
+    assert float(last.text_content()) == pytest.approx(status["surprise"], abs=0.006)
+    run.send(("/impsy/surprise", 0), ("/impsy/mode", "callresponse"))
+
+
 def test_config_with_an_error_is_refused_with_the_error_beside_its_line(run, open_page):
     page = open_page(run, "config")
     editor = page.get_by_label("config.toml", exact=True)

@@ -125,11 +125,15 @@ const FRESH_SECONDS = 0.3;
  * the number of gestures in it. A resize or a gap redraws everything.
  */
 export class LanePlot {
-  constructor(canvas, series, windowSeconds = 10) {
+  // ``range`` (optional): a function giving the [low, high] values the lane spans, for
+  // values not in [0, 1] (the surprise meter's nats); a change of range redraws the lane.
+  constructor(canvas, series, windowSeconds = 10, range = null) {
     this.canvas = canvas;
     this.context = canvas.getContext("2d");
     this.series = series.map((s) => ({ ...s, ring: s.ring || new Ring() }));
     this.windowSeconds = windowSeconds;
+    this.range = range;
+    this.span = [0, 1];
     this.drawnUntil = null; // time at the right edge of the picture, null: redraw all
     this.stopSizing = autoSize(canvas, () => {
       this.drawnUntil = null;
@@ -145,6 +149,13 @@ export class LanePlot {
     const { canvas, context: g } = this;
     const width = canvas.width;
     const pxPerSecond = width / this.windowSeconds;
+    if (this.range) {
+      const [low, high] = this.range();
+      if (low !== this.span[0] || high !== this.span[1]) {
+        this.span = [low, high];
+        this.drawnUntil = null;
+      }
+    }
     let changedFrom = Infinity;
     for (const { ring } of this.series) {
       changedFrom = Math.min(changedFrom, ring.changedFrom);
@@ -179,7 +190,8 @@ export class LanePlot {
     const span = height - 2 * pad;
     const left = right - this.windowSeconds;
     const xOf = (t) => ((t - left) / this.windowSeconds) * width;
-    const yOf = (v) => pad + (1 - Math.min(1, Math.max(0, v))) * span;
+    const [low, high] = this.span;
+    const yOf = (v) => pad + (1 - Math.min(1, Math.max(0, (v - low) / (high - low)))) * span;
     const from = left + (x0 / width) * this.windowSeconds - 0.05;
     g.save();
     g.beginPath();
@@ -189,7 +201,7 @@ export class LanePlot {
     g.strokeStyle = "rgba(0, 0, 0, 0.08)";
     g.lineWidth = 1;
     g.beginPath();
-    for (const v of [0, 0.5, 1]) {
+    for (const v of [low, (low + high) / 2, high]) {
       const y = Math.round(yOf(v)) + 0.5;
       g.moveTo(x0, y);
       g.lineTo(width, y);

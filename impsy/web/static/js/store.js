@@ -12,6 +12,8 @@ export const store = {
   connected: false,
   inputs: [], // Ring per value (x_1..x_n), times in the server's loop clock
   outputs: [],
+  surprise: new Ring(), // the surprise meter: each gesture's NLL under the model (nats)
+  surpriseRange: [0, 5], // the lowest and highest surprise seen, rounded out (for the plot)
   framesPerSecond: 0,
   clockOffset: Infinity, // client seconds minus server seconds (smallest seen)
 
@@ -68,6 +70,17 @@ function addRows(rings, rows) {
   }
 }
 
+function addSurprise(rows) {
+  let [low, high] = store.surpriseRange;
+  for (const [time, value] of rows) {
+    store.surprise.push(time, value);
+    // Whole multiples of 5 nats: the lane's scale moves seldom, and only outwards.
+    low = Math.min(low, Math.floor(value / 5) * 5);
+    high = Math.max(high, Math.ceil(value / 5) * 5);
+  }
+  store.surpriseRange = [low, high];
+}
+
 let frameCount = 0;
 let countStart = performance.now();
 
@@ -82,6 +95,7 @@ function onFrame(frame) {
   if (frame.status) setStatus(frame.status, false);
   if (frame.inputs) addRows(store.inputs, frame.inputs);
   if (frame.outputs) addRows(store.outputs, frame.outputs);
+  if (frame.surprise) addSurprise(frame.surprise);
   frameCount += 1;
   const now = performance.now();
   if (now - countStart >= 1000) {

@@ -4,11 +4,13 @@
 import { post } from "../api.js";
 import { h, notice, setText } from "../dom.js";
 import { store } from "../store.js";
+import { steeringCard } from "./steering.js";
 
 const MODES = [
   ["callresponse", "the model answers when you stop"],
   ["polyphony", "the model plays along with you"],
   ["battle", "the model plays on its own"],
+  ["accompany", "the model fills in the rest of each of your gestures, at once"],
   ["useronly", "the model is silent; record training data"],
 ];
 
@@ -83,6 +85,7 @@ export function mount(root) {
     );
   });
 
+  const steering = steeringCard(message);
   root.append(
     h("h1", {}, "Control"),
     h("section", { class: "card", "aria-labelledby": "mode-h" },
@@ -99,6 +102,7 @@ export function mount(root) {
       h("h2", { id: "settings-h" }, "Settings"),
       ...numberRows,
     ),
+    steering.card,
     message,
   );
 
@@ -111,6 +115,7 @@ export function mount(root) {
       button.setAttribute("aria-pressed", String(status.mode === mode));
     }
     setText(currentMode, status.mode);
+    steering.render(status);
     pause.checked = Boolean(status.paused);
     for (const [key, row] of Object.entries(rows)) {
       const value = status[key];

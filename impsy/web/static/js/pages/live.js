@@ -8,6 +8,7 @@ import { store } from "../store.js";
 
 const INPUT_COLOR = "#1f6feb";
 const OUTPUT_COLOR = "#d9480f";
+const SURPRISE_COLOR = "#7048e8";
 const WINDOW_SECONDS = 10;
 
 function formatValue(value) {
@@ -16,6 +17,26 @@ function formatValue(value) {
 
 export function mount(root) {
   const lanes = h("div", { class: "lanes" });
+  // The surprise meter: how unexpected each gesture was to the model (its NLL, nats).
+  const surpriseCanvas = h("canvas", {
+    class: "lane",
+    role: "img",
+    "aria-label": `surprise: each gesture's surprise over the last ${WINDOW_SECONDS} seconds`,
+  });
+  const surpriseLast = h("output", { class: "in", "aria-label": "surprise last value" }, "–");
+  const surpriseRow = h(
+    "div",
+    { class: "lane-row surprise", style: "display:none" },
+    h("div", { class: "lane-label", title: "each gesture's negative log-likelihood under the model (nats): higher is more unexpected" }, "surprise"),
+    surpriseCanvas,
+    h("div", { class: "lane-values" }, surpriseLast),
+  );
+  const surprisePlot = new LanePlot(
+    surpriseCanvas,
+    [{ color: SURPRISE_COLOR, ring: store.surprise }],
+    WINDOW_SECONDS,
+    () => store.surpriseRange,
+  );
   const rate = h("span", { class: "rate" }, "–");
   const idle = h("p", { class: "notice", role: "status" });
   root.append(
@@ -31,6 +52,7 @@ export function mount(root) {
     ),
     idle,
     lanes,
+    surpriseRow,
   );
 
   let rows = [];
@@ -92,6 +114,13 @@ export function mount(root) {
       setText(lastIn, formatValue(plot.series[0].ring.last()));
       setText(lastOut, formatValue(plot.series[1].ring.last()));
     }
+    const metering = Boolean(store.status && store.status.surprise_on) || store.surprise.length > 0;
+    surpriseRow.style.display = metering ? "" : "none"; // (a lane row's CSS display beats [hidden])
+    if (metering) {
+      surprisePlot.draw(now);
+      const last = store.surprise.last();
+      setText(surpriseLast, last === null ? "–" : last.toFixed(2));
+    }
     if (time - lastRate > 500) {
       lastRate = time;
       setText(rate, `${store.framesPerSecond.toFixed(0)} updates/s`);
@@ -102,5 +131,6 @@ export function mount(root) {
     cancelAnimationFrame(frame);
     offStatus();
     for (const row of rows) row.plot.destroy();
+    surprisePlot.destroy();
   };
 }
