@@ -180,7 +180,7 @@ threshold = {options.get("threshold", 0.1)!r}
 input_thru = false
 
 [model]
-dimension = 9
+dimension = {options.get("dimension", 9)}
 file = "{options.get("model", MODEL)}"
 size = "s"
 sigmatemp = 0.01
@@ -198,7 +198,7 @@ host = "{HOST}"
 port = {ports["webui"]}
 command_port = {ports["command"]}
 monitor_port = {ports["monitor"]}
-"""
+{options.get("extra", "")}"""
 
 
 class Server:

@@ -66,6 +66,8 @@ BENCHES = (
     Bench("eventlog", (), ("--rows", "5000"), 120),
     Bench("predict", (), ("--sizes", "s", "--count", "1000", "--warmup", "200"), 1800),
     Bench("engine", (), ("--quick",), 1800),
+    Bench("steering", (), ("--count", "1000"), 300),
+    Bench("accompany", (), ("--count", "300"), 600),
     Bench("load", (), ("--seconds", "10"), 1200),
     Bench("serial_websocket", (), ("--count", "300"), 900),
     Bench("midi", (), ("--notes", "100"), 600),
@@ -85,6 +87,11 @@ WHY = {
     "OSC round trip, median": "the raw round trip also holds the wait the model itself asks "
     "for (dt × 0.001) and the Python client's own floor (the echo row); the row *beyond the "
     "model's wait* is impsy's delay",
+    "OSC round trip, accompany": "the answer leaves at the gesture's instant (one steered "
+    "draw, tens of µs); the rest is the wire and two wake-ups, as in polyphony's round trip, "
+    "so it follows the machine's wake-up latency",
+    "steering": "a steered draw is Python arithmetic on a few dozen parameters; a busy machine "
+    "slows it and the plain draw it is compared with alike",
     "OSC round trip beyond": "two wake-ups of the server and one of the client per gesture; "
     "its tail follows the machine's wake-up latency and whatever else wants the cores",
     "playback lateness": "the goal is the larger of 1 ms and 1.2× the host's floor: a bare "

@@ -813,18 +813,25 @@ class Steering:
         held = self.held
         if held:
             targets = [float(held_values[d]) * SCALE for d in held]
-            if not all(math.isfinite(t) for t in targets):
+            if not math.isfinite(sum(targets)):  # NaN or infinity anywhere
                 raise ValueError("held values must be finite numbers")
             conditioned = []
             at = self._held_at
             for k in range(mixtures):
-                acc = logits[k]
+                squares = 0.0
+                sigmas = 1.0  # one log per component, not one per held dimension
                 for t in targets:
                     s = g[at + 1]
                     z = (t - g[at]) / s
-                    acc -= _log(s) + 0.5 * z * z
+                    squares += z * z
+                    sigmas *= s
                     at += 2
-                conditioned.append(acc)
+                if 0.0 < sigmas < _INF:
+                    conditioned.append(logits[k] - _log(sigmas) - 0.5 * squares)
+                else:  # a product out of float range: the logs one by one
+                    base = at - 2 * len(targets)
+                    logs = math.fsum(_log(g[base + 2 * i + 1]) for i in range(len(targets)))
+                    conditioned.append(logits[k] - logs - 0.5 * squares)
             if max(conditioned) > -_INF:
                 logits = conditioned
             else:
@@ -918,12 +925,22 @@ class Steering:
         return self._restrict_log(g, weights_log, scale)
 
     def _component_mass(
-        self, k: int, g: list[float], scale: float, weight: float = 1.0, best: float = 0.0
+        self,
+        k: int,
+        g: list[float],
+        scale: float,
+        weight: float = 1.0,
+        best: float = 0.0,
+        below: float = 0.0,
     ) -> tuple[float, list[list[tuple[float, int]] | None]]:
         """``weight`` x component ``k``'s mass in the region, and the intervals its walks found.
 
         A walk may stop once what is left is below ``exp(-40) * best / weight``:
-        negligible next to a component already weighed at ``best``.
+        negligible next to a component already weighed at ``best``. With
+        ``below``, the dimensions stop as soon as the product falls below it
+        (each mass is at most 1, so it can only fall further): a rejection try
+        learns that it is rejected after the first dimension or two, and the
+        product returned is then some value below ``below``, not the mass.
         """
         at = self._restricted_at + k * 2 * len(self._restricted)
         lists: list[list[tuple[float, int]] | None] = []
@@ -938,7 +955,7 @@ class Steering:
                 mass, visited = region.walk(m, s, best * _NEGLIGIBLE_RATIO / product)
                 product *= mass
                 lists.append(visited)
-            if product == 0.0:
+            if product == 0.0 or product < below:
                 break
             at += 2
         return product, lists
@@ -968,7 +985,7 @@ class Steering:
         u = 1 + 2 * len(self._restricted)
         for _ in range(_TRIES):
             k = _pick(weights, uniforms[u])
-            mass, lists = self._component_mass(k, g, scale)
+            mass, lists = self._component_mass(k, g, scale, below=uniforms[u + 1])
             if uniforms[u + 1] < mass:
                 if weights[k] * mass >= self.min_mass * total:
                     return k, lists, 0.0

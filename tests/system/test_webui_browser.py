@@ -400,6 +400,7 @@ def test_steering_card_sets_roles_ranges_and_notes_and_follows_osc(run, open_pag
     run.send(("/impsy/role", 5, "model"), ("/impsy/density", 2.5))
     expect(page.get_by_label("CC 11:5 role")).to_have_value("model")
     expect(page.locator("#steer-density")).to_have_value("2.5")
+    page.locator("#steering-h").evaluate("el => el.scrollIntoView()")
     screenshot(page, "steering")
     run.send(
         ("/impsy/role", 2, "both"),
