@@ -83,6 +83,10 @@ class MidiConfig:
         default_factory=lambda: MappingProxyType({})
     )
     virtual: bool = False
+    surprise_cc: tuple[int, int] | None = None
+    """(channel 1-16, control): the surprise meter as a CC on every output port."""
+    surprise_range: tuple[float, float] = (-10.0, 30.0)
+    """The surprise (nats) that maps to CC value 0 and to 127."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ IMPSY's own files load without warnings about them.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -151,6 +152,8 @@ def read_midi(table: Table, dimension: Dimension) -> MidiConfig:
             "feedback_threshold",
             "thru_matrix",
             "virtual",
+            "surprise_cc",
+            "surprise_range",
         )
     )
     midi_in = table.string_list("in_device", ())
@@ -166,7 +169,43 @@ def read_midi(table: Table, dimension: Dimension) -> MidiConfig:
         feedback_threshold=table.number("feedback_threshold", 0.02, at_least=0.0),
         thru_matrix=_thru_matrix(table, midi_in, midi_out),
         virtual=table.boolean("virtual", False),
+        **_surprise_cc(table),
     )
+
+
+def _surprise_cc(table: Table) -> dict[str, Any]:
+    """``surprise_cc = [channel, control]`` and ``surprise_range = [low, high]`` (nats)."""
+    out: dict[str, Any] = {}
+    if table.has("surprise_cc"):
+        raw = table.data["surprise_cc"]
+        ok = (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
+            and 1 <= raw[0] <= 16
+            and 0 <= raw[1] <= 127
+        )
+        if not ok:
+            table.fail(
+                "surprise_cc",
+                f"expected [channel 1-16, control 0-127], got {shown(raw)}",
+            )
+        out["surprise_cc"] = (raw[0], raw[1])
+    if table.has("surprise_range"):
+        raw = table.data["surprise_range"]
+        ok = (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
+            and all(math.isfinite(v) for v in raw)
+            and raw[0] < raw[1]
+        )
+        if not ok:
+            table.fail(
+                "surprise_range", f"expected [low, high] in nats, low < high, got {shown(raw)}"
+            )
+        out["surprise_range"] = (float(raw[0]), float(raw[1]))
+    return out
 
 
 def read_osc(table: Table) -> OscConfig:

@@ -276,10 +276,13 @@ class Engine:
             log.info("in  %s", np.round(values, 3))
         if self._observers:
             self._notify("interface", values, now)
-        if self.listener is not None:
+        if not self.settings.paused:
+            self._respond(model_input, values, now)
+        if self.listener is not None:  # after any answer has left: the meter never delays it
             self.listener.hear(values, stamp, self._heard)
-        if self.settings.paused:
-            return
+
+    def _respond(self, model_input: np.ndarray, values: np.ndarray, now: float) -> None:
+        """What the mode does with a gesture (the engine is not paused)."""
         mode = self.settings.mode
         steering = self.steering
         owned = steering.indices("model")

@@ -312,3 +312,22 @@ def test_bad_steering_configs_name_the_key(section, message):
     with pytest.raises(ConfigError, match=message) as caught:
         load_config_text(f"[model]\ndimension = 5\n[steering]\n{section}\n", "bad.toml")
     assert str(caught.value).startswith("bad.toml: [steering]")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "surprise_cc = [17, 20]",
+            r"\[midi\] surprise_cc: expected \[channel 1-16, control 0-127\]",
+        ),
+        ("surprise_cc = [1, 128]", r"\[midi\] surprise_cc"),
+        ("surprise_range = [5, 5]", r"\[midi\] surprise_range: expected \[low, high\]"),
+    ],
+)
+def test_bad_surprise_cc_settings_name_the_key(line, message):
+    from impsy.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        midi = f'[midi]\nout_device = ["s"]\noutput."s" = [["note_on", 1]]\n{line}\n'
+        load_config_text(f"{midi}[model]\ndimension = 2\n", "m.toml")

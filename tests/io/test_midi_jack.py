@@ -277,9 +277,12 @@ file = "{model}"
 seed = 3
 [midi]
 {ports({"acc-keys": voices}, {"acc-synth": voices})}
+surprise_cc = [16, 20]
+surprise_range = [-20, 20]
 [steering]
 roles = ["human", "model", "model", "model"]
 scale = ["C", "major"]
+surprise = true
 """,
         "accompany.toml",
     )
@@ -297,6 +300,12 @@ scale = ["C", "major"]
     received, deltas = synth.messages, synth.deltas
     ons = [(i, m) for i, m in enumerate(received) if m[0] & 0xF0 == NOTE_ON and m[2] > 0]
     assert len(ons) == 4 * len(melody) and status["outputs"] == len(melody)
+    # the surprise meter as CC 20 on channel 16, from the third note on, after each chord
+    meter = [(i, m) for i, m in enumerate(received) if m[:2] == [0xBF, 20]]
+    assert len(meter) == len(melody) - 2
+    last = meter[-1][1][2]
+    assert last == int(min(max((status["surprise"] + 20) / 40, 0), 1) * 127 + 0.5)
+    assert all(i > ons[4 * k + 3][0] for k, (i, _) in enumerate(meter, start=2))
     c_major = {0, 2, 4, 5, 7, 9, 11}
     period = jack.server.period_ms / 1e3
     for k, note in enumerate(melody):

@@ -179,6 +179,18 @@ class MidiAdapter(Adapter):
             self._write(output, messages)
             self.feedback.sent(output.port.key, messages, now)
 
+    def send_surprise(self, value: float) -> None:
+        """The surprise meter as ``[midi] surprise_cc`` on every output (``surprise_range``
+        mapped to 0-127, clipped), so a synth parameter can follow how surprising you are."""
+        cc = self.config.surprise_cc
+        if cc is None:
+            return
+        low, high = self.config.surprise_range
+        level = min(max((value - low) / (high - low), 0.0), 1.0)
+        message = [0xB0 | (cc[0] - 1), cc[1], int(level * 127 + 0.5)]
+        for output in self.outputs.values():
+            self._write(output, [message])
+
     def release(self) -> None:
         for output in self.outputs.values():
             self._write(output, output.encoder.all_notes_off())

@@ -281,6 +281,18 @@ def _ghosts(rig: Rig) -> Rig:
         ("timescale", {"value": 2}, None, lambda r: r.engine.settings.timescale == 2.0),
         ("threshold", {"value": 0.5}, None, lambda r: r.engine.settings.threshold == 0.5),
         ("mode", {"mode": "filter"}, None, lambda r: r.engine.settings.mode == "polyphony"),
+        ("role", {"dim": 2, "role": "human"}, None,
+         lambda r: r.engine.steering.roles[2] == "human"),
+        ("hold", {"dim": 3, "value": 0.25}, None, lambda r: r.engine.steering.held[3] == 0.25),
+        ("range", {"dim": 4, "low": 0.2, "high": 0.6}, None,
+         lambda r: r.engine.steering.ranges[4] == (0.2, 0.6)),
+        ("notes", {"dim": 1, "notes": [60, 64]}, None,
+         lambda r: r.engine.steering.notes[1] == {60, 64}),
+        ("note", {"dim": 1, "note": 62}, None, lambda r: r.engine.steering.notes[1] == {62}),
+        ("scale", {"root": 62, "name": "major", "dims": [1]}, None,
+         lambda r: 61 in r.engine.steering.notes[1] and 60 not in r.engine.steering.notes[1]),
+        ("density", {"value": 3.5}, None, lambda r: r.engine.steering.density == 3.5),
+        ("surprise", {"on": 1}, None, lambda r: r.engine.listener is not None),
     ],
 )  # fmt: skip
 def test_each_rule_action_runs_its_row(action, params, before, check):
@@ -510,3 +522,38 @@ def test_a_value_the_sequencer_refuses_is_a_warning_not_a_crash(caplog):
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1, "rate-limited: one warning for the two bad pads"
     assert "rule 'rule 1'" in warnings[0]
+
+
+STEERING_RULES = """
+[[rule]]
+name = "knob 21 sets the top of x2's range"
+match = { type = "control_change", channel = 1, control = 21 }
+action = "range"
+dim = 2
+low = 0.0
+high = { from = "value", to = [0.0, 1.0] }
+
+[[rule]]
+name = "pads 60-71 toggle notes of x1"
+match = { type = "note_on", channel = 10, note = [60, 71] }
+action = "note"
+dim = 1
+note = { from = "note" }
+"""
+
+
+def test_a_knob_sets_a_range_and_a_pad_toggles_an_allowed_note():
+    """Controller rules reach the steering rows like any command: a knob's value becomes
+    the top of a range, a pad adds or removes one allowed note."""
+    rig = Rig()
+    rules = rig.rules(STEERING_RULES)
+    assert rules.feed([CC | 0, 21, 127], 0.0) == 1
+    assert rig.engine.steering.ranges[2] == (0.0, 1.0)
+    assert rules.feed([CC | 0, 21, 0], 0.1) == 1
+    assert rig.engine.steering.ranges[2] == (0.0, 0.0)
+    assert rules.feed([NOTE_ON | 9, 60, 100], 0.2) == 1
+    assert rules.feed([NOTE_ON | 9, 67, 100], 0.3) == 1
+    assert rig.engine.steering.notes[1] == {60, 67}
+    assert rules.feed([NOTE_ON | 9, 60, 100], 0.4) == 1  # the same pad again: removed
+    assert rig.engine.steering.notes[1] == {67}
+    assert rig.engine.model.steering is not None, "the model draws with the new rules"
