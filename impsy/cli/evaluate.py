@@ -26,13 +26,34 @@ from impsy.cli.options import gate_option, limit_option
     help="Inference engine (auto: litert for .tflite, numpy otherwise).",
 )
 @limit_option
+@click.option(
+    "--steps",
+    "steps_file",
+    type=click.Path(dir_okay=False),
+    help="Also write every scored step's NLL to this CSV (performance,step,nll): the "
+    "values the surprise meter reported while the log was recorded.",
+)
 @user_errors
-def evaluate(model_file: str, dataset_file: str, gate: str, engine: str, limit: int | None) -> None:
-    """Mean NLL per step of MODEL_FILE on the performances in DATASET_FILE (.npz)."""
+def evaluate(
+    model_file: str,
+    dataset_file: str,
+    gate: str,
+    engine: str,
+    limit: int | None,
+    steps_file: str | None,
+) -> None:
+    """Mean NLL per step of MODEL_FILE on the performances in DATASET_FILE.
+
+    DATASET_FILE is a dataset (.npz, from impsy dataset) or one performance
+    log (.log, read as impsy dataset reads it: the performer's rows only).
+    """
     from impsy.model import ModelError, load_model, nll
 
     model = load_model(model_file, engine=engine, gate=gate)
-    performances = nll.read_performances(dataset_file)
+    if dataset_file.endswith(".log"):
+        performances = [_log_rows(dataset_file, model.dimension)]
+    else:
+        performances = nll.read_performances(dataset_file)
     if limit is not None:
         performances = performances[:limit]
     dimensions = {p.shape[1] for p in performances}
@@ -43,6 +64,8 @@ def evaluate(model_file: str, dataset_file: str, gate: str, engine: str, limit: 
         )
     click.echo(model.describe())
     result = nll.evaluate(model, performances)
+    if steps_file is not None:
+        _write_steps(steps_file, model, performances)
     if not result.steps:
         raise ModelError(f"{dataset_file}: no performance has two or more rows to score")
     click.echo(f"{'performance':>11}  {'steps':>7}  {'mean NLL':>10}")
@@ -53,3 +76,27 @@ def evaluate(model_file: str, dataset_file: str, gate: str, engine: str, limit: 
         f"{len(result.performances)} performances (model space, data x 10; "
         f"data space: {result.mean_nll - nll.data_space_offset(model.dimension):.4f})"
     )
+
+
+def _log_rows(path: str, dimension: int):  # noqa: ANN202 - an (N, D) float32 array
+    """One log's training rows, as ``impsy dataset`` builds them (skipped rows skipped)."""
+    from impsy.dataset.logs import read_log_file
+    from impsy.model import ModelError
+
+    try:
+        return read_log_file(path, dimension).rows
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read the log ({err.strerror or err})") from None
+
+
+def _write_steps(path: str, model, performances) -> None:  # noqa: ANN001
+    """``performance,step,nll`` for every scored step (step 1 is the second row)."""
+    from impsy.model import nll
+
+    lines = ["performance,step,nll"]
+    for index, performance in enumerate(performances):
+        for step, value in enumerate(nll.performance_nll(model, performance), start=1):
+            lines.append(f"{index},{step},{float(value)!r}")
+    model.reset()
+    with open(path, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")

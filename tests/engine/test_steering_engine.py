@@ -10,6 +10,8 @@ against ``impsy evaluate``'s own computation on the run's log.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -255,6 +257,19 @@ def test_surprise_equals_evaluate_on_the_runs_own_log(tmp_path):
     np.testing.assert_allclose(recorder.surprises, expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(logged, expected, rtol=0, atol=1e-6)
     assert engine.status()["surprise"] == recorder.surprises[-1]
+    # and `impsy evaluate` itself, on the log file, step by step
+    steps = tmp_path / "steps.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "impsy", "evaluate", str(MODEL), str(event_log.path)]
+        + ["--steps", str(steps)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "over 23 steps in 1 performances" in result.stdout
+    rows = [line.split(",") for line in steps.read_text().splitlines()[1:]]
+    assert [int(r[1]) for r in rows] == list(range(1, 24))
+    np.testing.assert_allclose(logged, [float(r[2]) for r in rows], rtol=0, atol=1e-6)
 
 
 def test_steering_from_the_config_is_applied_at_start():
