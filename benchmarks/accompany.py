@@ -98,6 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000, help="timed round trips per variant")
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds between an answer and the next gesture (0: at once, as the polyphony "
+        "round trip is measured; a performer leaves milliseconds)",
+    )
     args = parser.parse_args()
     impsy, _ = systems(ROOT)
     echo = measure_echo_floor(args.count)
@@ -113,7 +120,7 @@ def main() -> None:
                 server.wait_ready(peer)
                 time.sleep(0.3)
                 peer.drain()
-                rtts = round_trips(peer, gestures(values), args.count, args.warmup)
+                rtts = round_trips(peer, gestures(values), args.count, args.warmup, args.pause)
                 status = peer.status()
             p50, p99 = percentile(rtts, 50), percentile(rtts, 99)
             fallbacks = status.get("steering_fallbacks", "?") if status else "?"
