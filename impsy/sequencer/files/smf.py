@@ -253,6 +253,13 @@ def ticks_per_beat(midi: mido.MidiFile) -> float:
     return SMPTE_RATES[frames] * per_frame * tempo / 1_000_000
 
 
+def note_groups(midi: mido.MidiFile) -> tuple[list[tuple[str, int, list]], int]:
+    """Each MIDI track and channel's notes ``(name, channel 1-16, [(start tick, end tick,
+    note, velocity), ...])`` and the file's last tick: what a pattern is read from."""
+    groups, file_end, _ = _read_groups(midi)
+    return [(g.name, g.channel, list(g.notes)) for g in groups if g.notes], file_end
+
+
 def _read_groups(midi: mido.MidiFile) -> tuple[list[_Group], int, str]:
     groups: dict[tuple[int, int], _Group] = {}
     order: list[tuple[int, int]] = []
