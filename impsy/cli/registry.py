@@ -8,6 +8,7 @@ from impsy.cli.dataset import dataset
 from impsy.cli.evaluate import evaluate
 from impsy.cli.export_session import export_session
 from impsy.cli.init import init
+from impsy.cli.patterns import patterns
 from impsy.cli.ports import ports
 from impsy.cli.run import run
 from impsy.cli.status import status
@@ -25,6 +26,7 @@ ALL = [
     convert_tflite,
     evaluate,
     temperatures,
+    patterns,
     conformance,
     export_session,
     status,

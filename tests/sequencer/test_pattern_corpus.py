@@ -111,3 +111,37 @@ def test_material_without_notes_is_refused_naming_the_file(tmp_path):
     junk.write_bytes(b"MThd but not really")
     with pytest.raises(CorpusError, match="junk.mid: not a readable Standard MIDI File"):
         bars_from_midi(junk)
+
+
+def test_impsy_patterns_train_learns_a_folder_of_loops_and_skips_the_broken(tmp_path):
+    import subprocess
+    import sys
+
+    from impsy.sequencer.learn.vae import PatternVAE
+
+    loops = tmp_path / "loops"
+    loops.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        hits = [
+            (b * 16 * STEP + s * STEP + int(rng.integers(0, 20)), 36, 100)
+            for b in range(2)
+            for s in (0, 8)
+        ]
+        hits += [(b * 16 * STEP + s * STEP, 42, 70) for b in range(2) for s in range(0, 16, 2)]
+        write_midi(loops / f"loop{i}.mid", hits, bars=2)
+    (loops / "broken.mid").write_bytes(b"nope")
+    out = tmp_path / "patterns.npz"
+    result = subprocess.run(
+        [sys.executable, "-m", "impsy", "patterns", "train", str(loops), "-o", str(out)]
+        + ["--epochs", "40", "--latent", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skipped" in result.stdout and "broken.mid: not a readable" in result.stdout
+    assert "24 bars of 6 tracks x 16 steps" in result.stdout
+    model = PatternVAE.load(out)
+    assert (model.tracks, model.steps, model.latent) == (6, 16, 2)
+    bar = model.decode(np.zeros((1, 2)))[0]
+    assert (bar[2, ::2, 0] > 0.5).all(), "the hats on every other step"
