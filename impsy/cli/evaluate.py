@@ -64,10 +64,10 @@ def evaluate(
         )
     click.echo(model.describe())
     result = nll.evaluate(model, performances)
-    if steps_file is not None:
-        _write_steps(steps_file, model, performances)
     if not result.steps:
         raise ModelError(f"{dataset_file}: no performance has two or more rows to score")
+    if steps_file is not None:
+        _write_steps(steps_file, model, performances)
     click.echo(f"{'performance':>11}  {'steps':>7}  {'mean NLL':>10}")
     for score in result.performances:
         click.echo(f"{score.index:>11}  {score.steps:>7}  {score.mean_nll:>10.4f}")
@@ -84,9 +84,12 @@ def _log_rows(path: str, dimension: int):  # noqa: ANN202 - an (N, D) float32 ar
     from impsy.model import ModelError
 
     try:
-        return read_log_file(path, dimension).rows
+        parsed = read_log_file(path, dimension)
     except OSError as err:
         raise ModelError(f"{path}: cannot read the log ({err.strerror or err})") from None
+    for reason, count in sorted(parsed.skipped.items()):
+        click.echo(f"{path}: skipped {count} row(s): {reason}")
+    return parsed.rows
 
 
 def _write_steps(path: str, model, performances) -> None:  # noqa: ANN001

@@ -183,12 +183,12 @@ def _surprise_cc(table: Table) -> dict[str, Any]:
             and len(raw) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
             and 1 <= raw[0] <= 16
-            and 0 <= raw[1] <= 127
+            and 0 <= raw[1] <= 119
         )
-        if not ok:
+        if not ok:  # 120-127 are channel mode messages (all notes off...), not controllers
             table.fail(
                 "surprise_cc",
-                f"expected [channel 1-16, control 0-127], got {shown(raw)}",
+                f"expected [channel 1-16, control 0-119], got {shown(raw)}",
             )
         out["surprise_cc"] = (raw[0], raw[1])
     if table.has("surprise_range"):

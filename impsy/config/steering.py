@@ -26,6 +26,7 @@ from typing import Any
 
 from impsy.config.reader import Table, shown
 from impsy.config.schema import SteeringConfig
+from impsy.mapping.note_values import notes_in_range
 
 ROLES = ("both", "human", "model")
 SCALES: dict[str, tuple[int, ...]] = {
@@ -50,6 +51,43 @@ _FLATS = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4, "E#":
 MAX_DENSITY = 1000.0
 """The largest density tilt, per second (either sign): beyond it the dt distribution is a
 spike at its smallest or largest component mean, which a range says more plainly."""
+
+
+MIN_DT = 0.001
+"""The shortest dt the engine plays (``impsy.engine.playback.MIN_DT``)."""
+MAX_HELD_DT = 60.0
+"""The longest dt a hold may fix, in seconds."""
+
+
+def check_role(dim: int, role: str) -> str | None:
+    """Why ``role`` cannot be given to ``dim``, or None."""
+    if role not in ROLES:
+        return f"unknown role {role!r}; expected one of {', '.join(ROLES)}"
+    if dim == 0 and role == "model":
+        return "dt (dimension 0) can be human or both: the model always hears a gesture's timing"
+    return None
+
+
+def check_hold(dim: int, value: float) -> str | None:
+    """Why ``dim`` cannot be held at ``value``, or None."""
+    if not math.isfinite(value):
+        return f"the value must be a finite number, got {value!r}"
+    if dim == 0 and not MIN_DT <= value <= MAX_HELD_DT:
+        return f"dt (dimension 0) must be {MIN_DT:g} to {MAX_HELD_DT:g} seconds, got {value!r}"
+    if dim > 0 and not 0.0 <= value <= 1.0:
+        return f"x{dim} must be 0 to 1, got {value!r}"
+    return None
+
+
+def check_range(dim: int, low: float, high: float) -> str | None:
+    """Why ``low..high`` cannot be ``dim``'s range, or None (either end may be infinite)."""
+    if math.isnan(low) or math.isnan(high) or not low <= high:
+        return f"low {low:g} is above high {high:g}"
+    if dim == 0 and high < MIN_DT:
+        return f"dt (dimension 0) must be allowed more than {MIN_DT:g} s, got at most {high:g}"
+    if dim > 0 and (high < 0.0 or low > 1.0):
+        return f"x{dim} plays 0 to 1; {low:g}-{high:g} leaves nothing to play"
+    return None
 
 
 def pitch_class(root: int | str) -> int:
@@ -96,6 +134,9 @@ def read_steering(table: Table, dimension: int, note_dimensions: tuple[int, ...]
                 "roles", f"item {index + 1}: expected one of {', '.join(ROLES)}, got {shown(role)}"
             )
     dt_role = table.string("dt", "both", choices=ROLES)
+    problem = check_role(0, dt_role)
+    if problem:
+        table.fail("dt", problem)
     scale = None
     if table.has("scale"):
         raw = table.data["scale"]
@@ -124,6 +165,9 @@ def read_steering(table: Table, dimension: int, note_dimensions: tuple[int, ...]
             table.fail(
                 f"ranges.{dim}", f"expected [low, high] with low <= high, got {shown(bounds)}"
             )
+        problem = check_range(dim, float(bounds[0]), float(bounds[1]))
+        if problem:
+            table.fail(f"ranges.{dim}", problem)
         ranges[dim] = (float(bounds[0]), float(bounds[1]))
     notes = {}
     for dim, chosen in _per_dimension(table, "notes", dimension).items():
@@ -138,15 +182,27 @@ def read_steering(table: Table, dimension: int, note_dimensions: tuple[int, ...]
             table.fail(
                 f"notes.{dim}", f"expected an array of MIDI notes 0-127, got {shown(chosen)}"
             )
+        if dim == 0:
+            table.fail("notes.0", "dimension 0 is dt (seconds), not a note")
         notes[dim] = tuple(chosen)
-    for dim in set(ranges) & set(notes):
-        low, high = ranges[dim]
-        if not any((n - 0.5) / 127 <= high and (n + 0.5) / 127 >= low for n in notes[dim]):
+    for dim in sorted(set(ranges) & set(notes)):
+        if not notes_in_range(notes[dim], *ranges[dim]):
+            low, high = ranges[dim]
             table.fail(f"notes.{dim}", f"no note lies inside ranges.{dim} ({low:g}-{high:g})")
+    if scale is not None:
+        steps = SCALES[scale[1]]
+        in_scale = [n for n in range(128) if (n - scale[0]) % 12 in steps]
+        for dim in sorted(set(ranges) & set(scale_dims)):
+            if not notes_in_range(in_scale, *ranges[dim]):
+                low, high = ranges[dim]
+                table.fail(
+                    "scale", f"no note of the scale lies inside ranges.{dim} ({low:g}-{high:g})"
+                )
     hold = {}
     for dim, value in _per_dimension(table, "hold", dimension).items():
-        if not _number(value) or (dim == 0 and value <= 0):
-            table.fail(f"hold.{dim}", f"expected a finite number (dt above 0), got {shown(value)}")
+        problem = check_hold(dim, value) if _number(value) else f"not a number: {shown(value)}"
+        if problem:
+            table.fail(f"hold.{dim}", problem)
         hold[dim] = float(value)
     density = table.number("density", 0.0)
     if abs(density) > MAX_DENSITY:

@@ -37,6 +37,7 @@ def _surprise(engine: Engine, on: bool | None = None) -> None:
 
 
 DIM = Arg("dim", INT, "the dimension: 0 is dt, 1..n the values x1..xn", low=0)
+NOTE_DIM = Arg("dim", INT, "a note dimension, 1..n", low=1)
 NOTE = Arg("note", INT, "a MIDI note", low=0, high=127)
 
 
@@ -115,13 +116,13 @@ ENGINE_COMMANDS: tuple[Command, ...] = (
         "notes",
         "allow the model only these MIDI notes on a note dimension; none clears the set",
         lambda engine, dim, notes: engine.set_notes(dim, notes),
-        (DIM, Arg("notes", INT, "MIDI notes", low=0, high=127, many=True)),
+        (NOTE_DIM, Arg("notes", INT, "MIDI notes", low=0, high=127, many=True)),
     ),
     Command(
         "note",
         "add or remove one allowed note (a pad); without on it toggles",
         lambda engine, dim, note, on=None: engine.toggle_note(dim, note, on),
-        (DIM, NOTE, Arg("on", BOOL, "1 allows, 0 removes", optional=True)),
+        (NOTE_DIM, NOTE, Arg("on", BOOL, "1 allows, 0 removes", optional=True)),
     ),
     Command(
         "scale",
@@ -130,7 +131,7 @@ ENGINE_COMMANDS: tuple[Command, ...] = (
         (
             Arg("root", INT, "its MIDI note: 62 or 2 is D", low=0, high=127),
             Arg("name", STR, choices=tuple(SCALES)),
-            Arg("dims", INT, "the note dimensions", low=0, many=True),
+            Arg("dims", INT, "the note dimensions", low=1, many=True),
         ),
     ),
     Command(

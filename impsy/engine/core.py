@@ -271,7 +271,8 @@ class Engine:
         if self.event_log and self.settings.log_input:
             self.event_log.write("interface", values)
             self.counters.log_rows = self.event_log.rows
-            stamp = self.event_log.last_stamp
+            if not self.event_log.failed:  # the meter takes dt as the dataset will
+                stamp = self.event_log.last_stamp
         if self.settings.verbose:
             log.info("in  %s", np.round(values, 3))
         if self._observers:
@@ -291,9 +292,10 @@ class Engine:
             for d in owned:
                 if d:
                     model_input[d] = self._played[d - 1]
-        if steering.take(model_input) and self.model is not None and mode != "accompany":
+        if steering.take(model_input) and self.model is not None:
             self.model.held = steering.held
-            self._replan()
+            if mode == "battle":  # (callresponse's answer restarts from the gesture anyway)
+                self._replan()
         if mode == "callresponse" and self.responding:
             # Before the echo: releasing the model's notes must not cut the user's.
             self._silence_model()
@@ -311,6 +313,13 @@ class Engine:
             else:
                 self.predictor.predict(model_input, lambda y: self._schedule_answer(y, now))
         elif mode == "accompany":
+            if self.input_backlogged:
+                self.counters.shed_predictions += 1
+                return
+            if steering.pinned:  # values set by hold stay, whatever this gesture says
+                model_input = model_input.copy()
+                for d in steering.pinned:
+                    model_input[d] = steering.held[d]
             self.predictor.accompany(model_input, lambda y: self._accompanied(y, now))
 
     def bad_input(self, source: str, reason: str, detail: str = "") -> None:
@@ -422,11 +431,14 @@ class Engine:
             return
         if self.settings.mode != "accompany":
             return
+        if self.clock.now() - gesture_time > RESYNC_AFTER_S:
+            self.counters.dropped_predictions += 1  # a slow model's answer to a gesture long past
+            return
         self._play_model(np.clip(event[1:], 0.0, 1.0), gesture_time)
 
     def _heard(self, surprise: float | None) -> None:
         """The surprise meter's value for the last gesture: to the outputs, watchers, telemetry."""
-        if surprise is None or self._stopping:
+        if surprise is None or self._stopping or not math.isfinite(surprise):
             return
         self.surprise = surprise
         if self.telemetry is None and self.event_log is not None:
@@ -604,6 +616,7 @@ class Engine:
                 self.listener = Listener(self.predictor, self.dimension, self.model.mixtures)
         else:
             self.listener = None
+            self.surprise = math.nan  # no value while the meter is off
 
     def configure_steering(self, config: SteeringConfig) -> None:
         """Apply a config's ``[steering]`` (already checked) through the live commands' code."""
@@ -679,9 +692,8 @@ class Engine:
         if old is not None:
             old.close()
         self._compile_steering()
-        if self.listener is not None:  # a new network: the meter listens afresh
-            self.listener = None
-            self.set_surprise(True)
+        self.listener = None  # a new network: the meter (if on) listens afresh
+        self.set_surprise(self.settings.surprise)
         self._enter_mode()
         log.info("model: %s", model.describe())
 

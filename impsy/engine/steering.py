@@ -37,11 +37,31 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from impsy.config.steering import MAX_DENSITY, ROLES, SCALES, pitch_class
+from impsy.config.steering import (
+    MAX_DENSITY,
+    MAX_HELD_DT,
+    MIN_DT,
+    ROLES,
+    SCALES,
+    check_hold,
+    check_range,
+    check_role,
+    pitch_class,
+)
 from impsy.errors import CommandError
-from impsy.model.steering import Region, Steering, note_intervals, scale_notes
+from impsy.mapping.note_values import note_intervals, notes_in_range
+from impsy.model.steering import Region, Steering, scale_notes
 
-__all__ = ["MAX_DENSITY", "ROLES", "SCALES", "SteeringSettings", "pitch_class", "scale_of"]
+__all__ = [
+    "MAX_DENSITY",
+    "MAX_HELD_DT",
+    "MIN_DT",
+    "ROLES",
+    "SCALES",
+    "SteeringSettings",
+    "pitch_class",
+    "scale_of",
+]
 
 
 def scale_of(root: int | str, name: str) -> list[int]:
@@ -60,6 +80,8 @@ class SteeringSettings:
         self.held = np.array([0.1] + [initial_value] * (dimension - 1))
         """The event whose ``human`` dimensions the model keeps (replaced, never written into:
         the model reads it on its worker thread)."""
+        self.pinned: set[int] = set()
+        """Dimensions held at a value set by ``hold``: gestures no longer move them."""
         self.ranges: dict[int, tuple[float, float]] = {}
         self.notes: dict[int, frozenset[int]] = {}
         self.density = 0.0
@@ -87,12 +109,7 @@ class SteeringSettings:
         notes = self.notes.get(dim)
         if notes is None:
             return None if bounds is None else Region.between(*bounds)
-        intervals = note_intervals(notes)
-        if bounds is not None:
-            low, high = bounds
-            intervals = tuple(
-                (max(lo, low), min(hi, high)) for lo, hi in intervals if lo <= high and hi >= low
-            )
+        intervals = note_intervals(notes) if bounds is None else notes_in_range(notes, *bounds)
         if not intervals:
             low, high = bounds
             raise CommandError(f"dimension {dim}: no allowed note lies inside {low:g}-{high:g}")
@@ -118,32 +135,37 @@ class SteeringSettings:
             "ranges": {str(d): list(bounds) for d, bounds in sorted(self.ranges.items())},
             "notes": {str(d): sorted(notes) for d, notes in sorted(self.notes.items())},
             "density": self.density,
+            "pinned": sorted(self.pinned),
         }
 
     # ----------------------------------------------------------------- changes
     def set_role(self, dim: int, role: str) -> None:
-        if role not in ROLES:
-            raise CommandError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        """Give ``dim`` to ``role``; a value pinned by ``hold`` is released."""
+        problem = check_role(dim, role)
+        if problem:
+            raise CommandError(problem)
         self.roles[self.check(dim)] = role
+        self.pinned.discard(dim)
 
     def hold(self, dim: int, value: float) -> None:
-        """Hold ``dim`` at ``value`` from now on (it becomes ``human``)."""
+        """Hold ``dim`` at ``value`` from now on: it becomes ``human`` and stays at ``value``
+        whatever the performer plays there, until its role is set again."""
         self.check(dim)
-        if not math.isfinite(value):
-            raise CommandError(f"hold: the value must be a finite number, got {value!r}")
-        if dim == 0 and value <= 0:
-            raise CommandError(f"hold: dt (dimension 0) must be above 0 seconds, got {value!r}")
+        problem = check_hold(dim, value)
+        if problem:
+            raise CommandError(f"hold: {problem}")
         held = self.held.copy()
         held[dim] = value
         self.held = held
         self.roles[dim] = "human"
+        self.pinned.add(dim)
 
     def take(self, event: Sequence[float] | np.ndarray) -> bool:
         """A gesture's event ``[dt, x1..xn]``: its ``human`` values become the held ones.
 
         Returns whether a held value changed (then what the model planned must change too).
         """
-        human = self.indices("human")
+        human = [d for d in self.indices("human") if d not in self.pinned]
         if not human:
             return False
         changed = [d for d in human if self.held[d] != event[d]]
@@ -163,8 +185,9 @@ class SteeringSettings:
             return
         lo = -math.inf if low is None else float(low)
         hi = math.inf if high is None else float(high)
-        if not lo <= hi:
-            raise CommandError(f"range: low {lo:g} is above high {hi:g}")
+        problem = check_range(dim, lo, hi)
+        if problem:
+            raise CommandError(f"range: {problem}")
         previous = self.ranges.get(dim)
         self.ranges[dim] = (lo, hi)
         try:
@@ -176,6 +199,8 @@ class SteeringSettings:
     def set_notes(self, dim: int, notes: Iterable[int]) -> None:
         """Allow only these MIDI notes on ``dim``; an empty set clears it."""
         self.check(dim)
+        if dim == 0:
+            raise CommandError("notes: dimension 0 is dt (seconds), not a note")
         chosen = frozenset(int(n) for n in notes)
         bad = sorted(n for n in chosen if not 0 <= n <= 127)
         if bad:

@@ -57,12 +57,17 @@ class Listener:
             delta = (stamp - previous).total_seconds()
         elif isinstance(stamp, float) and isinstance(previous, float):
             delta = stamp - previous
-        else:  # the log failed mid-run: restart the count rather than mix two clocks
+        else:  # the log failed mid-run: start again rather than mix two clocks
+            self.predictor.call(self._forget, lambda _: None)
             return
         event = np.empty(self.dimension, dtype=np.float32)
         event[0] = delta
         event[1:] = values
         self.predictor.call(lambda: self._step(event), done)
+
+    def _forget(self) -> None:
+        """Where the model runs: the last prediction was for a gesture now skipped."""
+        self._raw = None
 
     def _step(self, event: np.ndarray) -> float | None:
         """Where the model runs: score ``event`` under the last mixture, then feed it."""

@@ -110,15 +110,18 @@ class MDRNN:
         the mixture the last step left, conditioned on the held ones (and
         restricted by the steering's regions). The state does not advance:
         the caller then feeds the whole event with :meth:`step`, so the LSTM
-        sees what was played. After a reset there is no mixture yet; the
-        performer's event is fed first and the fill comes from the mixture
-        after it.
+        sees what was played, one event per gesture. After a reset (or a
+        change of state) there is no mixture yet: it is taken from a step on
+        the performer's event, as if it had just been played, and the state
+        is put back, so that step leaves no trace.
         """
         if len(x) != self.dimension:
             raise self._wrong_length(x)
         raw = self._raw
         if raw is None:
-            self._raw = raw = self._engine_step(x)
+            state = self._engine.state()
+            raw = self._engine_step(x)
+            self._engine.set_state(state)
         return self._draw(raw, x)
 
     def _draw(self, raw: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:

@@ -97,6 +97,7 @@ from typing import NamedTuple
 import numpy as np
 
 from impsy.mapping.midi import to_seven_bit
+from impsy.mapping.note_values import Interval, note_intervals
 from impsy.model.params import SCALE
 from impsy.model.sampling import draw as _plain_draw
 
@@ -122,8 +123,6 @@ _INF = math.inf
 _inv_cdf = NormalDist().inv_cdf
 _log, _exp, _erf, _erfc, _sqrt = math.log, math.exp, math.erf, math.erfc, math.sqrt
 _log1p, _expm1 = math.log1p, math.expm1
-
-Interval = tuple[float, float]
 
 
 # --- normal tails in log space -------------------------------------------------------------
@@ -334,48 +333,6 @@ class Region:
 
     def __repr__(self) -> str:
         return f"Region({list(self.intervals)!r})"
-
-
-def note_intervals(
-    notes: Iterable[int], encode: Callable[[float], int] = to_seven_bit, span: int = 127
-) -> tuple[Interval, ...]:
-    """For each MIDI note, the closed interval of values ``encode`` plays as that note.
-
-    The default is impsy's note mapping (``value = note / 127``, played as
-    ``floor(clip(value, 0, 1) * 127 + 0.5)``, IMPSY's rounding). The bounds are
-    found exactly as floats: from ``(n -+ 0.5) / span`` they are nudged one ulp at
-    a time until they are the smallest and largest floats ``encode`` turns into
-    ``n``, so a value sampled inside never rounds to a neighbouring note. Because
-    ``encode`` clips, note 0 extends to ``-inf`` and note ``span`` to ``+inf``.
-    ``encode`` must be non-decreasing. Adjacent notes give touching intervals,
-    which :class:`Region` merges.
-    """
-    result: list[Interval] = []
-    for note in sorted(set(int(n) for n in notes)):
-        if not 0 <= note <= span:
-            raise ValueError(f"note {note} is outside 0..{span}")
-        lo = -_INF if note == 0 else _edge(encode, note, (note - 0.5) / span, lower=True)
-        hi = _INF if note == span else _edge(encode, note, (note + 0.5) / span, lower=False)
-        result.append((lo, hi))
-    return tuple(result)
-
-
-def _edge(encode: Callable[[float], int], note: int, guess: float, lower: bool) -> float:
-    """The extreme float (lowest if ``lower``) that ``encode`` maps to ``note``, near ``guess``."""
-    value = guess
-    if lower:
-        while encode(value) >= note:  # step down out of the note...
-            value = math.nextafter(value, -_INF)
-        while encode(value) < note:  # ...then up to its first value
-            value = math.nextafter(value, _INF)
-    else:
-        while encode(value) <= note:
-            value = math.nextafter(value, _INF)
-        while encode(value) > note:
-            value = math.nextafter(value, -_INF)
-    if encode(value) != note:
-        raise ValueError(f"the note rule never plays note {note}")
-    return value
 
 
 def scale_notes(root: int, steps: Iterable[int], low: int = 0, high: int = 127) -> list[int]:

@@ -117,9 +117,7 @@ def test_accompany_feeds_the_model_the_whole_event_it_played():
         clock.advance(0.2)
         gesture = [0.1 * k + 0.2] + [0.5] * 7
         engine.user_values(gesture, "test")
-        if k == 0:  # no mixture yet after the reset: the first gesture is its own context
-            replay.step(np.array([0.2, *gesture]))
-        _, values = recorder.sent[-1]  # as played: clipped to [0, 1]
+        _, values = recorder.sent[-1]  # as played: clipped to [0, 1]; one event per gesture
         replay.step(np.array([0.2, *values]))
     for mine, theirs in zip(engine.model.state(), replay.state(), strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
@@ -137,6 +135,33 @@ def test_a_held_dimension_stays_put_from_the_event_after_the_armed_one_in_battle
     # the armed event was planned before the change; every one after it holds 0.25 exactly
     assert all(values[2] == 0.25 for values in later[1:])
     assert {values[2] for _, values in recorder.sent[:count]} != {0.25}
+
+
+def test_a_hold_stays_whatever_the_performer_plays_until_the_role_is_set_again():
+    engine, clock, recorder, table = make_engine("battle")
+    table.call("hold", [3, 0.25])
+    clock.advance(0.01)
+    engine.user_input([(0, 0.9)])  # touches x1 only; x3 in the gesture is its old 0.5
+    engine.user_values([0.1] * 8, "test")  # sets every value, x3 too
+    count = len(recorder.sent)
+    play(clock, recorder, 8)
+    assert all(values[2] == 0.25 for _, values in recorder.sent[count + 1 :])
+    table.call("role", [3, "human"])  # released: the performer's value again from now
+    engine.user_values([0.1] * 8, "test")
+    count = len(recorder.sent)
+    play(clock, recorder, 8)
+    assert all(values[2] == np.float64(0.1) for _, values in recorder.sent[count + 1 :])
+
+
+def test_a_hold_applies_in_accompany_too():
+    engine, clock, recorder, table = make_engine("accompany")
+    table.call("role", [1, "human"])
+    table.call("hold", [2, 0.75])
+    for k in range(4):
+        clock.advance(0.2)
+        engine.user_values([0.1 * k + 0.2, 0.3] + [0.5] * 6, "test")
+        _, values = recorder.sent[-1]
+        assert values[0] == 0.1 * k + 0.2 and values[1] == 0.75
 
 
 def test_a_human_dimension_follows_the_performers_last_value_in_battle():
@@ -215,8 +240,19 @@ def test_steering_commands_refuse_what_cannot_be_played():
     assert 2 not in engine.steering.ranges, "a refused change leaves the old settings"
     with pytest.raises(CommandError, match="no output plays notes"):
         table.call("scale", [60, "major"])
-    with pytest.raises(CommandError, match="dt \\(dimension 0\\) must be above 0"):
+    with pytest.raises(CommandError, match="dt \\(dimension 0\\) must be 0.001 to 60 seconds"):
         table.call("hold", [0, 0.0])
+    with pytest.raises(CommandError, match="x1 must be 0 to 1, got 1e\\+308"):
+        table.call("hold", [1, 1e308])
+    with pytest.raises(CommandError, match="must be allowed more than 0.001 s"):
+        table.call("range", [0, -1, 0])
+    with pytest.raises(CommandError, match="leaves nothing to play"):
+        table.call("range", [3, 2, 3])
+    with pytest.raises(CommandError, match="dt \\(dimension 0\\) can be human or both"):
+        table.call("role", [0, "model"])
+    with pytest.raises(CommandError, match="notes: dim must be an integer of at least 1"):
+        table.call("notes", [0, 60])
+    assert engine.steering.ranges == {} and engine.steering.roles[0] == "both"
     status = table.call("steering")
     assert status["role0"] == "both" and status["notes2"] == "60"
 
@@ -317,7 +353,15 @@ surprise = true
         ("ranges = { 1 = [0.9, 0.1] }", "low <= high"),
         ("notes = { 1 = [60, 200] }", "MIDI notes 0-127"),
         ("notes = { 1 = [60] }\nranges = { 1 = [0.9, 1.0] }", "no note lies inside"),
-        ("hold = { 0 = 0 }", "dt above 0"),
+        ("hold = { 0 = 0 }", "dt \\(dimension 0\\) must be 0.001 to 60 seconds"),
+        ("hold = { 1 = 2.0 }", "x1 must be 0 to 1"),
+        ('dt = "model"', "can be human or both"),
+        ("notes = { 0 = [60] }", "dimension 0 is dt"),
+        ("ranges = { 0 = [-1, 0] }", "must be allowed more than 0.001 s"),
+        (
+            'scale = ["C", "major"]\nscale_dimensions = [2]\nranges = { 2 = [0.478, 0.482] }',
+            "no note of the scale lies inside ranges.2",
+        ),
         ("density = 5000", "from -1000 to 1000"),
     ],
 )
@@ -334,9 +378,12 @@ def test_bad_steering_configs_name_the_key(section, message):
     [
         (
             "surprise_cc = [17, 20]",
-            r"\[midi\] surprise_cc: expected \[channel 1-16, control 0-127\]",
+            r"\[midi\] surprise_cc: expected \[channel 1-16, control 0-119\]",
         ),
-        ("surprise_cc = [1, 128]", r"\[midi\] surprise_cc"),
+        (
+            "surprise_cc = [1, 123]",
+            r"\[midi\] surprise_cc: expected \[channel 1-16, control 0-119\]",
+        ),
         ("surprise_range = [5, 5]", r"\[midi\] surprise_range: expected \[low, high\]"),
     ],
 )
@@ -346,3 +393,25 @@ def test_bad_surprise_cc_settings_name_the_key(line, message):
     with pytest.raises(ConfigError, match=message):
         midi = f'[midi]\nout_device = ["s"]\noutput."s" = [["note_on", 1]]\n{line}\n'
         load_config_text(f"{midi}[model]\ndimension = 2\n", "m.toml")
+
+
+def test_turning_the_meter_off_leaves_no_stale_value_and_a_swap_keeps_it_on():
+    engine, clock, recorder, table = make_engine("polyphony")
+    table.call("surprise", [1])
+    for _ in range(4):
+        clock.advance(0.05)
+        engine.user_values(np.full(8, 0.4), "test")
+    assert "surprise" in engine.status()
+    table.call("surprise", [0])
+    assert "surprise" not in engine.status() and engine.listener is None
+    table.call("surprise", [1])
+    engine.swap_model(load_model(MODEL, seed=2))
+    assert engine.listener is not None, "the meter listens to the new model"
+
+
+def test_accompany_sheds_gestures_while_input_is_backlogged():
+    engine, clock, recorder, table = make_engine("accompany")
+    engine.input_backlogged = True
+    clock.advance(0.1)
+    engine.user_values(np.full(8, 0.4), "test")
+    assert recorder.sent == [] and engine.counters.shed_predictions == 1

@@ -74,13 +74,18 @@ export function steeringCard(message) {
       role.addEventListener("change", () => run("role", [dim, role.value], `${label}: ${role.value}`));
       const low = h("input", { type: "number", step: "any", "aria-label": `${label} lowest allowed` });
       const high = h("input", { type: "number", step: "any", "aria-label": `${label} highest allowed` });
-      const setRange = () => {
-        const args = [dim, numberOrNull(low.value), numberOrNull(high.value)];
-        const said = args[1] === null && args[2] === null ? "any value" : `${low.value || "…"} to ${high.value || "…"}`;
-        run("range", args[1] === null && args[2] === null ? [dim] : args, `${label}: ${said}`);
+      // The field edited is sent as typed; the other bound as the server holds it (the
+      // boxes show rounded values, which must not move a bound nobody touched).
+      const setRange = (edited) => {
+        const held = fields[dim].range || [null, null];
+        const lowValue = edited === "low" ? numberOrNull(low.value) : held[0];
+        const highValue = edited === "high" ? numberOrNull(high.value) : held[1];
+        const open = lowValue === null && highValue === null;
+        const said = open ? "any value" : `${low.value || "…"} to ${high.value || "…"}`;
+        run("range", open ? [dim] : [dim, lowValue, highValue], `${label}: ${said}`);
       };
-      low.addEventListener("change", setRange);
-      high.addEventListener("change", setRange);
+      low.addEventListener("change", () => setRange("low"));
+      high.addEventListener("change", () => setRange("high"));
       const notes = h("input", {
         type: "text",
         inputmode: "numeric",
@@ -110,6 +115,7 @@ export function steeringCard(message) {
       if (!keep(f.role)) f.role.value = s.roles[dim];
       setText(f.held, s.roles[dim] === "human" ? shown(s.held[dim]) : "");
       const range = s.ranges[String(dim)];
+      f.range = range ? range.map((v) => (Number.isFinite(v) ? v : null)) : [null, null];
       if (!keep(f.low)) f.low.value = range && Number.isFinite(range[0]) ? shown(range[0]) : "";
       if (!keep(f.high)) f.high.value = range && Number.isFinite(range[1]) ? shown(range[1]) : "";
       if (!keep(f.notes)) f.notes.value = notesText(s.notes[String(dim)]);
