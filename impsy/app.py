@@ -255,6 +255,7 @@ def build_sequencer(
     commands.register(rows.SEQUENCER_COMMANDS, adapter.sequencer)
     commands.register(rows.FILE_COMMANDS, adapter.files)
     commands.register(rows.STATUS_COMMANDS, adapter)
+    commands.register(rows.LEARN_COMMANDS, adapter.learning)
     return adapter
 
 

@@ -49,6 +49,7 @@ from impsy.sequencer.bridge import GridMapping, default_mapping
 from impsy.sequencer.control import SequencerEvent
 from impsy.sequencer.files.pattern_files import PatternFiles, startup_bank
 from impsy.sequencer.files.tempo_log import TempoLog, tempo_path
+from impsy.sequencer.learn.live import PatternLearning
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import Sequencer
 from impsy.sequencer.voices import NOTE_OFF, NOTE_ON
@@ -144,6 +145,8 @@ class SequencerAdapter(Adapter):
             self.sequencer, bank_path, self._file_failed, self._open_bank_outputs
         )
         """The bank file and the patterns folder; the ``seq/save``... rows reach it here."""
+        self.learning = PatternLearning(self.sequencer, self.files.folder)
+        """The pattern model (``patterns.npz`` in the patterns folder); ``learn/...`` rows."""
         self._opening: set[asyncio.Future[None]] = set()
 
     # ----------------------------------------------------------- lifecycle

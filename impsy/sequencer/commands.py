@@ -163,4 +163,30 @@ STATUS_COMMANDS: tuple[Command, ...] = (
 )  # fmt: skip
 """The status: runs on the ``SequencerAdapter``, which has the OSC client."""
 
-ALL_SEQUENCER_COMMANDS = SEQUENCER_COMMANDS + FILE_COMMANDS + STATUS_COMMANDS
+KNOB_RANGE = {"low": -1000.0, "high": 1000.0}
+"""What a knob command accepts (the model clips to its -3..3)."""
+
+LEARN_COMMANDS: tuple[Command, ...] = (
+    Command("learn/knob", "move a latent knob of the pattern model (-3..3); the bar it "
+            "decodes is written at the next bar line",
+            lambda learn, knob, value: learn.knob(knob, value),
+            (Arg("knob", INT, "0-based", low=0, high=3),
+             Arg("value", FLOAT, "-3..3 (clipped)", **KNOB_RANGE))),
+    Command("learn/generate", "a new bar from a random point of the pattern model",
+            lambda learn: learn.generate()),
+    Command("learn/vary", "a small move around the current point (amount 1: about 0.3)",
+            lambda learn, amount=None: learn.vary(1.0 if amount is None else amount),
+            (Arg("amount", FLOAT, "how far", low=0.0, high=10.0, optional=True),)),
+    Command("learn/interpolate", "the point t of the way from pattern a's first bar to b's",
+            lambda learn, a, b, t: learn.interpolate(a, b, t),
+            (Arg("a", INT, "a pattern index", low=0), Arg("b", INT, "a pattern index", low=0),
+             Arg("t", FLOAT, "0 is a, 1 is b", low=0.0, high=1.0))),
+    Command("learn/threshold", "a step plays above this probability (lower: denser bars)",
+            lambda learn, value: learn.threshold(value),
+            (Arg("value", FLOAT, "the threshold", above=0.0, high=0.999),)),
+    Command("learn/status", "the pattern model, its knobs, threshold and whether a bar is due",
+            lambda learn: learn.status(), reply=True),
+)  # fmt: skip
+"""The pattern model (``impsy.sequencer.learn.live.PatternLearning``)."""
+
+ALL_SEQUENCER_COMMANDS = SEQUENCER_COMMANDS + FILE_COMMANDS + STATUS_COMMANDS + LEARN_COMMANDS

@@ -15,7 +15,7 @@ gesture would flood the model with the loop it is meant to answer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from impsy.errors import CommandError
@@ -102,6 +102,29 @@ class Editor:
         self._edited(track, step)
         if changed.on:
             self._gesture(changed)
+
+    def write_bar(self, on: Sequence[Sequence[bool]], velocity: Sequence[Sequence[int]]) -> None:
+        """A whole bar from a pattern model: row ``t`` of ``on``/``velocity`` (sixteenths) into
+        track ``t`` of the current pattern, every bar of it, one undo entry per track.
+
+        Notes, gates and probabilities stay; a track at another resolution
+        takes each of its steps from the nearest sixteenth. Rows beyond the
+        pattern's tracks are left out.
+        """
+        tracks = self.state.pattern.tracks
+        for t, (row_on, row_velocity) in enumerate(zip(on, velocity, strict=True)):
+            if t >= len(tracks):
+                break
+            self.remember(t)
+            track = tracks[t]
+            per_bar = 4 * track.steps_per_beat
+            sixteenths = len(row_on)
+            for index, step in enumerate(track.steps):
+                slot = min(sixteenths - 1, (index % per_bar) * sixteenths // per_bar)
+                step.on = bool(row_on[slot])
+                if step.on:
+                    step.velocity = int(min(max(row_velocity[slot], 1), 127))
+            self.events.emit("edit", track=t, step=-1, muted=track.muted, solo=track.solo)
 
     def mute(self, track: int, on: bool | None = None) -> None:
         self._switch(track, "muted", on)

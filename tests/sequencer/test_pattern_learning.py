@@ -1,0 +1,112 @@
+"""A pattern model in a running sequencer (impsy/sequencer/learn/live.py), on a manual clock.
+
+A model trained here on the made-up drum styles of ``test_pattern_vae`` is put
+in a patterns folder; the ``learn/...`` rows run through a command table, as
+OSC, the web API and controller rules run them. While the sequencer plays, a
+change is written at the next bar line, never before; stopped, at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from impsy.clock import ManualClock
+from impsy.engine.table import CommandTable
+from impsy.errors import CommandError
+from impsy.sequencer.commands import LEARN_COMMANDS, SEQUENCER_COMMANDS
+from impsy.sequencer.learn.live import MODEL_NAME, PatternLearning
+from impsy.sequencer.learn.vae import PatternVAE
+from impsy.sequencer.pattern import Bank, Pattern, Step, Track
+from impsy.sequencer.sequencer import Sequencer
+from tests.sequencer.test_pattern_vae import STYLES, corpus
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):  # noqa: ANN001, ANN201
+    bars, _ = corpus(400)
+    model = PatternVAE(tracks=4, steps=16, latent=2, seed=0)
+    model.fit(bars, epochs=150)
+    folder = tmp_path_factory.mktemp("patterns")
+    return model.save(folder / MODEL_NAME)
+
+
+def style_pattern(style: int) -> Pattern:
+    tracks = [
+        Track(f"t{t}", [Step(on=c == "1", velocity=100) for c in STYLES[style][t]])
+        for t in range(4)
+    ]
+    return Pattern(f"style {style}", tracks)
+
+
+def rig(folder):  # noqa: ANN001, ANN201
+    clock = ManualClock()
+    bank = Bank([style_pattern(0), style_pattern(1), style_pattern(3)])
+    seq = Sequencer(bank, clock, lambda *args: None, tempo=120.0)
+    learning = PatternLearning(seq, folder, seed=1)
+    table = CommandTable()
+    table.register(SEQUENCER_COMMANDS, seq)
+    table.register(LEARN_COMMANDS, learning)
+    return clock, seq, learning, table
+
+
+def on_grid(seq: Sequencer) -> np.ndarray:
+    return np.array([[s.on for s in track.steps] for track in seq.pattern.tracks])
+
+
+def test_stopped_a_change_is_written_at_once_and_undone_track_by_track(model_file):
+    clock, seq, learning, table = rig(model_file.parent)
+    before = on_grid(seq)
+    table.call("learn/interpolate", [0, 1, 1.0])  # pattern 0 becomes style 1's bar
+    after = on_grid(seq)
+    target = np.array([[c == "1" for c in track] for track in STYLES[1]])
+    assert (after != target).sum() <= 3
+    for _ in range(4):
+        table.call("seq/undo")
+    np.testing.assert_array_equal(on_grid(seq), before)
+
+
+def test_playing_a_change_waits_for_the_next_bar_line(model_file):
+    clock, seq, learning, table = rig(model_file.parent)
+    seq.start()
+    clock.advance(0.1)  # inside the first bar (2 s at 120 bpm)
+    before = on_grid(seq)
+    table.call("learn/interpolate", [0, 2, 1.0])
+    assert learning.pending and (on_grid(seq) == before).all(), "nothing changes mid-bar"
+    assert table.call("learn/status")["pending"] == 1
+    clock.advance(1.95)  # just past the bar line at 2 s
+    assert not learning.pending
+    target = np.array([[c == "1" for c in track] for track in STYLES[3]])
+    assert (on_grid(seq) != target).sum() <= 3
+
+
+def test_knobs_generate_vary_and_threshold_are_rows(model_file):
+    clock, seq, learning, table = rig(model_file.parent)
+    table.call("learn/knob", [1, 2.5])
+    assert learning.knobs.point[1] == 2.5
+    table.call("learn/generate")
+    point = learning.knobs.point.copy()
+    table.call("learn/vary", [0.5])
+    assert not np.array_equal(point, learning.knobs.point)
+    dense = on_grid(seq).sum()
+    table.call("learn/threshold", [0.05])
+    assert on_grid(seq).sum() >= dense
+    status = table.call("learn/status")
+    assert status["knobs"] == 2 and status["threshold"] == 0.05 and "knob1" in status
+    with pytest.raises(CommandError, match="knob 3 does not exist; the model has 2"):
+        table.call("learn/knob", [3, 0.0])
+    with pytest.raises(CommandError, match="pattern must be 0-2, got 7"):
+        table.call("learn/interpolate", [0, 7, 0.5])
+
+
+def test_without_a_model_the_rows_say_how_to_make_one(tmp_path, caplog):
+    clock, seq, learning, table = rig(tmp_path)
+    with pytest.raises(CommandError, match="no pattern model: train one \\(impsy patterns train"):
+        table.call("learn/generate")
+    assert table.call("learn/status") == {"model": "", "knobs": 0, "pending": 0}
+    (tmp_path / MODEL_NAME).write_bytes(b"damaged")
+    with caplog.at_level(logging.WARNING, logger="impsy"):
+        clock, seq, learning, table = rig(tmp_path)
+    assert "pattern model not loaded" in caplog.text and learning.knobs is None
