@@ -5,7 +5,10 @@ for ``--duration`` seconds per phase, every step of a 16-step track on, in
 MIDI clock master mode (so 24 ticks per beat are scheduled too). Phase 1
 runs the sequencer alone; phase 2 runs the engine in battle mode with the
 bundled model predicting on its own (its notes land on a second track of the
-grid), so inference competes for the loop.
+grid), so inference competes for the loop. Phase ``training`` runs the
+sequencer alone while ``learn/train`` trains pattern models on 121 bars, one
+after another for the whole phase (issue "Learn my patterns": training runs
+beside the music, in a process of its own at a lower priority).
 
 For every note-on of the pattern's track it records when it really happened
 (``loop.time()`` in the output callback) and compares it with the ideal grid
@@ -52,9 +55,10 @@ FLOOR_LEAD_S = 1.0
 TIMING_GOAL = "<= 1 or 1.2x floor"
 
 
-def config_text(with_model: bool) -> str:
+def config_text(with_model: bool, bank: str = "") -> str:
     model = f'file = "{MODEL}"\nseed = 1\ntimescale = 1.0' if with_model else ""
     mode = "battle" if with_model else "useronly"
+    patterns = f'patterns = "{bank}"' if bank else ""
     return f"""
 log_input = false
 log_predictions = false
@@ -68,19 +72,41 @@ tempo = 120
 clock = "master"
 tracks = [{{ name = "grid", port = "osc" }}, {{ name = "model", port = "osc", channel = 2 }}]
 model_track = 1
+{patterns}
 """
 
 
-async def phase(with_model: bool, duration: float, floor: Floor) -> dict:
+def training_patterns(count: int, seed: int = 0) -> list:
+    """``count`` random two-track patterns for the pattern model to learn from."""
+    from impsy.sequencer.pattern import Pattern, Step, Track
+
+    rng = np.random.default_rng(seed)
+    return [
+        Pattern(
+            f"train {n}",
+            [
+                Track(f"t{t}", [Step(on=bool(rng.random() < 0.3)) for _ in range(16)])
+                for t in range(2)
+            ],
+        )
+        for n in range(count)
+    ]
+
+
+async def phase(with_model: bool, duration: float, floor: Floor, training: bool = False) -> dict:
     from impsy.app import RunOptions, build
     from impsy.config import load_config_text
     from impsy.sequencer.transport import START_DELAY_S
 
-    config = load_config_text(config_text(with_model), "bench.toml")
     with tempfile.TemporaryDirectory() as logdir:
+        bank = str(Path(logdir) / "bank.json") if training else ""
+        config = load_config_text(config_text(with_model, bank), "bench.toml")
         performance = build(config, RunOptions(logdir=Path(logdir)))
         engine = performance.engine
         seq = performance.sequencer
+        trainings = [0]
+        if training:
+            seq.state.bank.patterns.extend(training_patterns(120))
         for step in seq.pattern.tracks[0].steps:
             step.on = True
         loop = asyncio.get_running_loop()
@@ -110,7 +136,13 @@ async def phase(with_model: bool, duration: float, floor: Floor) -> dict:
         await started.wait()
         cpu = time.process_time()
         start = seq.timeline.t0
-        await asyncio.sleep(duration)
+        end = loop.time() + duration
+        if training:  # train, one model after another, until the phase ends
+            while (left := end - loop.time()) > 1.0:
+                pending = performance.commands.call("learn/train", [min(10.0, left)])
+                await pending.wait()
+                trainings[0] += 1
+        await asyncio.sleep(max(0.0, end - loop.time()))
         seq.stop()
         cpu = time.process_time() - cpu
         snapshot = seq.snapshot()
@@ -127,8 +159,10 @@ async def phase(with_model: bool, duration: float, floor: Floor) -> dict:
     tenth = max(1, len(error_ms) // 10)
     moved = float(np.median(error_ms[-tenth:]) - np.median(error_ms[:tenth]))
     slope = moved / (duration / 60)
+    name = "with model (battle)" if with_model else "sequencer alone"
     return {
-        "phase": "with model (battle)" if with_model else "sequencer alone",
+        "phase": f"{name}, pattern models training" if training else name,
+        "trainings": trainings[0],
         "steps": len(actual),
         "p50": float(np.percentile(error_ms, 50)),
         "p99": float(np.percentile(error_ms, 99)),
@@ -169,6 +203,8 @@ def report(result: dict) -> None:
     )
     if result["predictions"]:
         print(f"model: {result['predictions']} predictions, {result['model_notes']} on the grid")
+    if result["trainings"]:
+        print(f"pattern models trained meanwhile: {result['trainings']}")
     print(f"process CPU: {result['cpu']:.1f} % of one core")
     floor, ticks = result["floor"], result["floor_ticks"]
     print(
@@ -178,6 +214,8 @@ def report(result: dict) -> None:
         f"note-on p99 / floor p99 = {result['p99'] / floor['p99_ms']:.2f}"
     )
     phase_name = "with the model" if result["predictions"] else "alone"
+    if result["trainings"]:
+        phase_name = "while a pattern model trains"
     note = f"{result['steps']} sixteenths at 120 BPM"
     record(
         f"sequencer note-on lateness p99, {phase_name}",
@@ -193,7 +231,9 @@ def report(result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=600.0, help="seconds per phase")
-    parser.add_argument("--phases", default="alone,model", help="alone, model or both")
+    parser.add_argument(
+        "--phases", default="alone,model,training", help="alone, model, training (any of them)"
+    )
     parser.add_argument(
         "--realtime",
         action="store_true",
@@ -215,7 +255,8 @@ def main() -> None:
     )
     with Floor() as floor:
         for name in args.phases.split(","):
-            report(impsy_loop.run(phase(name == "model", args.duration, floor)))
+            result = phase(name == "model", args.duration, floor, training=name == "training")
+            report(impsy_loop.run(result))
 
 
 if __name__ == "__main__":

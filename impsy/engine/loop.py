@@ -112,10 +112,21 @@ class WarmSelector(selectors.SelectSelector):
         return super().select(timeout)
 
 
+SWITCH_INTERVAL_S = 0.0005
+"""How long another thread running Python may keep the loop's thread waiting for the GIL.
+
+CPython lets a thread run 5 ms before it must hand the interpreter over. A
+worker thread running Python code (the model on its worker for big models, a
+pattern bank written for training, the web UI's file work) can then hold a
+deadline up by up to 5 ms; at 0.5 ms it holds it up by that much at most,
+for a few more thread switches a second while a worker is busy."""
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A selector loop with microsecond timer resolution."""
+    """A selector loop with microsecond timer resolution (and a short GIL switch interval)."""
     _lower_timer_slack()
     _cap_descriptors()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     return asyncio.SelectorEventLoop(WarmSelector())
 
 

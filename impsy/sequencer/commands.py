@@ -184,6 +184,12 @@ LEARN_COMMANDS: tuple[Command, ...] = (
     Command("learn/threshold", "a step plays above this probability (lower: denser bars)",
             lambda learn, value: learn.threshold(value),
             (Arg("value", FLOAT, "the threshold", above=0.0, high=0.999),)),
+    Command("learn/train", "train a pattern model on the bank and the patterns folder's MIDI "
+            "files while playing; it comes in at a bar line",
+            lambda learn, seconds=None, knobs=None: learn.train(
+                10.0 if seconds is None else seconds, 4 if knobs is None else knobs),
+            (Arg("seconds", FLOAT, "training time", low=0.5, high=600.0, optional=True),
+             Arg("knobs", INT, "latent knobs", low=2, high=4, optional=True))),
     Command("learn/status", "the pattern model, its knobs, threshold and whether a bar is due",
             lambda learn: learn.status(), reply=True),
 )  # fmt: skip

@@ -105,8 +105,45 @@ def test_without_a_model_the_rows_say_how_to_make_one(tmp_path, caplog):
     clock, seq, learning, table = rig(tmp_path)
     with pytest.raises(CommandError, match="no pattern model: train one \\(impsy patterns train"):
         table.call("learn/generate")
-    assert table.call("learn/status") == {"model": "", "knobs": 0, "pending": 0}
+    assert table.call("learn/status") == {"model": "", "knobs": 0, "pending": 0, "training": 0}
     (tmp_path / MODEL_NAME).write_bytes(b"damaged")
     with caplog.at_level(logging.WARNING, logger="impsy"):
         clock, seq, learning, table = rig(tmp_path)
     assert "pattern model not loaded" in caplog.text and learning.knobs is None
+
+
+def test_learn_train_trains_beside_the_music_and_swaps_in_at_the_bar_line(tmp_path):
+    """A real training process (the CLI, niced) on the bank as it is; while playing, the new
+    model waits for the bar line; a second train while one runs is refused."""
+    import asyncio
+
+    async def main():  # noqa: ANN202
+        clock, seq, learning, table = rig(tmp_path)
+        seq.start()
+        clock.advance(0.1)
+        pending = table.call("learn/train", [1.0, 2])
+        with pytest.raises(CommandError, match="training already"):
+            table.call("learn/train")
+        assert table.call("learn/status")["training"] == 1
+        where = await asyncio.wait_for(pending.wait(), 120)
+        return clock, seq, learning, where
+
+    clock, seq, learning, where = asyncio.run(main())
+    assert where == str(tmp_path / MODEL_NAME) and (tmp_path / MODEL_NAME).is_file()
+    assert learning.knobs is None, "playing: not before the bar line"
+    clock.advance(2.0)
+    assert learning.knobs is not None and learning.knobs.model.latent == 2
+    assert learning.knobs.model.tracks == 4
+
+
+def test_a_failed_training_tells_the_sender_why(tmp_path):
+    import asyncio
+
+    async def main():  # noqa: ANN202
+        clock, seq, learning, table = rig(tmp_path)
+        seq.state.bank.patterns[:] = [Pattern("empty", [])]  # nothing to learn from
+        pending = table.call("learn/train", [1.0])
+        with pytest.raises(CommandError, match="pattern training failed"):
+            await asyncio.wait_for(pending.wait(), 120)
+
+    asyncio.run(main())

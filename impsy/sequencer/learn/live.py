@@ -12,12 +12,18 @@ mid-bar. Each write is one undo entry per track. The randomness of
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from impsy.engine.table import Pending
 from impsy.errors import CommandError
 from impsy.sequencer.learn.corpus import bars_from_pattern
 from impsy.sequencer.learn.knobs import PatternKnobs
@@ -30,6 +36,8 @@ log = logging.getLogger("impsy")
 
 MODEL_NAME = "patterns.npz"
 """The pattern model's file in the patterns folder."""
+TRAIN_NICE = 19
+"""Where the idle policy is not available, training runs this much nicer than the performance."""
 
 
 class PatternLearning:
@@ -40,6 +48,8 @@ class PatternLearning:
         self.path = Path(folder) / MODEL_NAME
         self.knobs: PatternKnobs | None = None
         self.pending = False
+        self.training: asyncio.Task[None] | None = None
+        self._next_model: PatternVAE | None = None  # trained, waiting for the bar line
         self.rng = np.random.default_rng(seed)
         if self.path.is_file():
             try:
@@ -90,16 +100,49 @@ class PatternLearning:
             raise CommandError(str(err)) from None
         self._queue()
 
+    def train(self, seconds: float = 10.0, latent: int = 4) -> Pending:
+        """Train a new model on the bank (as it is now) and the MIDI files of the patterns
+        folder, in a process of its own at a lower priority, while the music goes on; it is
+        swapped in at the next bar line (at once when stopped). The outcome reaches the
+        sender when the work is done."""
+        if self.training is not None and not self.training.done():
+            raise CommandError("a pattern model is training already")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[object] = loop.create_future()
+        self.training = loop.create_task(self._train(seconds, latent, done))
+        return Pending(done)
+
+    async def _train(self, seconds: float, latent: int, done: asyncio.Future[object]) -> None:
+        # All of it on a worker thread: writing the bank, starting the process, waiting,
+        # reading the model back. The loop only hears how it ended.
+        job = (self.sequencer.state.bank, self.path, seconds, latent)
+        try:
+            model, summary = await asyncio.to_thread(_train_job, *job)
+        except CommandError as err:
+            done.set_exception(err)
+            return
+        except (OSError, ValueError) as err:
+            done.set_exception(CommandError(f"pattern training failed: {err}"))
+            return
+        if self.sequencer.playing:
+            self._next_model = model
+        else:
+            self.use(model)
+        log.info("pattern model trained: %s", summary)
+        done.set_result(str(self.path))
+
     def status(self) -> dict[str, Any]:
         """Flat name/value pairs (an OSC reply carries no lists)."""
+        training = int(self.training is not None and not self.training.done())
         if self.knobs is None:
-            return {"model": "", "knobs": 0, "pending": int(self.pending)}
+            return {"model": "", "knobs": 0, "pending": int(self.pending), "training": training}
         out: dict[str, Any] = {
             "model": str(self.path),
             "knobs": self.knobs.model.latent,
             "tracks": self.knobs.model.tracks,
             "threshold": self.knobs.threshold,
             "pending": int(self.pending),
+            "training": training,
         }
         for index, value in enumerate(self.knobs.point):
             out[f"knob{index}"] = float(value)
@@ -124,6 +167,9 @@ class PatternLearning:
             self._write()
 
     def _bar(self, _number: int) -> None:
+        if self._next_model is not None:  # a model trained meanwhile: from this bar on
+            self.use(self._next_model)
+            self._next_model = None
         if self.pending:
             self.pending = False
             self._write()
@@ -133,3 +179,58 @@ class PatternLearning:
             return
         bar = self.knobs.bar()
         self.sequencer.editor.write_bar(bar.on, bar.velocity)
+
+
+def _train_job(bank: Any, target: Path, seconds: float, latent: int) -> tuple[PatternVAE, str]:
+    """On a worker thread: train on ``bank`` and the files beside ``target``, put the model at
+    ``target``; the model and the trainer's summary line."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="impsy-patterns-") as tmp:
+        bank_file = Path(tmp) / "bank.json"
+        _write_bank(bank, bank_file)
+        out = Path(tmp) / MODEL_NAME
+        sources = [str(bank_file)]
+        if target.parent.is_dir():
+            sources.append(str(target.parent))
+        argv = [sys.executable, "-m", "impsy", "patterns", "train", *sources]
+        argv += ["-o", str(out), "--seconds", repr(seconds), "--latent", str(latent)]
+        result = subprocess.run(
+            _background(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+        )
+        lines = result.stdout.decode(errors="replace").strip().splitlines()
+        if result.returncode != 0 or not out.is_file():
+            reasons = [line.strip() for line in lines if line.strip().startswith("skipped")]
+            why = "; ".join([*reasons, lines[-1]] if lines else [f"exit {result.returncode}"])
+            raise CommandError(f"pattern training failed: {why}")
+        model = PatternVAE.load(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(out, target)
+    summary = next((line for line in lines if " bars of " in line), str(target))
+    return model, summary
+
+
+def _write_bank(bank: Any, path: Path) -> None:
+    """The bank as JSON for the training process, a pattern at a time: this runs on a worker
+    thread, and encoding JSON holds the interpreter until it is done, so small pieces keep
+    the loop's thread waiting at most a fraction of a millisecond."""
+    import json
+
+    pieces = [json.dumps(pattern.to_dict()) for pattern in list(bank.patterns)]
+    song = json.dumps(list(bank.song))
+    path.write_text('{"song": ' + song + ', "patterns": [' + ", ".join(pieces) + "]}")
+
+
+def _background(argv: list[str]) -> list[str]:
+    """``argv`` run at the lowest priority the system offers, without a ``preexec_fn`` (which
+    would make Python copy this whole process to start it).
+
+    Linux's idle policy (``chrt --idle 0``): the training gets a processor only
+    when nothing else wants one, so the music's deadlines never wait for it;
+    else ``nice -n 19``; else as it is (Windows)."""
+    chrt, nice = shutil.which("chrt"), shutil.which("nice")
+    if chrt and sys.platform.startswith("linux"):
+        return [chrt, "--idle", "0", *argv]
+    if nice:
+        return [nice, "-n", str(TRAIN_NICE), *argv]
+    return argv

@@ -227,7 +227,7 @@ class PatternVAE:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
-        """An ``.npz`` of plain arrays (read back without pickle)."""
+        """An ``.npz`` of plain numeric arrays (``load`` refuses object arrays)."""
         path = Path(path)
         shape = np.array([self.tracks, self.steps, self.latent, self.hidden])
         weights = np.array([self.beta, self.timing_weight])
