@@ -1,6 +1,6 @@
 """``impsy patterns train SOURCES...``: learn a pattern model from your own loops.
 
-Reads bank files and MIDI files (or folders of them), trains the pattern
+Reads bank files, MIDI files and audio loops (or folders of them), trains the pattern
 VAE (NumPy: no TensorFlow, so it runs on the runtime install and on a
 Raspberry Pi) and writes it as one ``.npz``. Prints what it read, what it
 skipped and why, and how the model came out.
@@ -40,6 +40,13 @@ def patterns() -> None:
     help="Read MIDI files through the General MIDI drum map (one track per drum part); "
     "--no-drums: one track per MIDI track and channel.",
 )
+@click.option(
+    "--tempo",
+    type=click.FloatRange(20.0, 400.0),
+    default=120.0,
+    show_default=True,
+    help="The audio loops' tempo in BPM (their length must be whole bars of four beats).",
+)
 @user_errors
 def train_patterns(
     sources: tuple[str, ...],
@@ -49,14 +56,15 @@ def train_patterns(
     seconds: float,
     seed: int,
     drums: bool,
+    tempo: float,
 ) -> None:
-    """Train a pattern model on the bars of SOURCES (bank files, MIDI files, folders)."""
+    """Train a pattern model on the bars of SOURCES (banks, MIDI files, audio loops, folders)."""
     from impsy.errors import ImpsyError
     from impsy.sequencer.learn.knobs import PatternKnobs, steps_changed_per_tenth
     from impsy.sequencer.learn.material import collect
     from impsy.sequencer.learn.vae import PatternVAE
 
-    material = collect(sources, drums=drums)
+    material = collect(sources, drums=drums, tempo=tempo)
     for path, count in material.sources:
         click.echo(f"  {count:5d} bars  {path}")
     for path, why in material.skipped:

@@ -1,4 +1,4 @@
-"""A training corpus from files: bank files, MIDI files and folders of them, one bar array.
+"""A training corpus from files: banks, MIDI files, audio loops and folders of them, one array.
 
 Every source gives bars (:mod:`impsy.sequencer.learn.corpus`); sources with
 fewer tracks than the widest are padded with silent tracks, so a bank of
@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from impsy.sequencer.learn.audio import AUDIO_SUFFIXES, bars_from_audio
 from impsy.sequencer.learn.corpus import GM_DRUMS, CorpusError, bars_from_midi, bars_from_pattern
 from impsy.sequencer.learn.vae import FEATURES
 
 BANK_SUFFIXES = (".json", ".toml")
 MIDI_SUFFIXES = (".mid", ".midi")
+SUFFIXES = BANK_SUFFIXES + MIDI_SUFFIXES + AUDIO_SUFFIXES
 MAX_BARS = 20_000
 
 
@@ -39,16 +41,17 @@ def _files(sources: Iterable[str | Path]) -> list[Path]:
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in BANK_SUFFIXES + MIDI_SUFFIXES
-            )
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
         else:
             found.append(path)
     return found
 
 
-def collect(sources: Iterable[str | Path], drums: bool = True, steps: int = 16) -> Material:
-    """Every bar of every source; MIDI files through the General MIDI drum map with ``drums``."""
+def collect(
+    sources: Iterable[str | Path], drums: bool = True, steps: int = 16, tempo: float = 120.0
+) -> Material:
+    """Every bar of every source; MIDI files through the General MIDI drum map with ``drums``;
+    audio loops (three bands: low, mid, high) at ``tempo``."""
     from impsy.sequencer.files.storage import BankFileError, load_bank
 
     parts: list[np.ndarray] = []
@@ -64,8 +67,13 @@ def collect(sources: Iterable[str | Path], drums: bool = True, steps: int = 16) 
                 found = _stack(bars)
             elif suffix in MIDI_SUFFIXES:
                 found, _ = bars_from_midi(path, GM_DRUMS if drums else None, steps)
+            elif suffix in AUDIO_SUFFIXES:
+                found, _ = bars_from_audio(path, tempo, steps)
             else:
-                raise CorpusError(f"{path}: not a bank (.json, .toml) or MIDI file (.mid)")
+                raise CorpusError(
+                    f"{path}: not a bank (.json, .toml), MIDI file (.mid) or audio loop "
+                    "(.wav, .flac, .ogg)"
+                )
         except (CorpusError, BankFileError) as err:
             material.skipped.append((str(path), str(err)))
             continue
