@@ -627,6 +627,37 @@ def test_sequencer_grid_edits_plays_and_takes_the_models_ghosts(sequencer_run, o
     expect(page.locator(".notice.ok")).to_contain_text("undo")
 
 
+def learn_status(server: Run) -> dict[str, Any]:
+    async def go(peer: OscPeer) -> dict[str, Any]:
+        peer.send("/impsy/learn/status")
+        args = (await peer.wait_for("/impsy/learn/status"))[-1]
+        return dict(zip(args[::2], args[1::2], strict=True))
+
+    return server.osc(go)
+
+
+def test_your_patterns_trains_on_the_bank_and_plays_the_knobs(sequencer_run, open_page):
+    """Train from the browser (a real training process), then the knobs and Generate."""
+    page = open_page(sequencer_run, "sequencer")
+    for step in (1, 5, 9, 13):
+        page.get_by_role("gridcell", name=f"track 1 step {step}", exact=True).click()
+    expect(page.get_by_label("pattern model")).to_contain_text("no pattern model yet")
+    page.get_by_label("Training seconds").fill("2")
+    page.get_by_role("button", name="Train on this bank").click()
+    expect(page.locator(".notice.ok")).to_contain_text("trained", timeout=60_000)
+    expect(page.get_by_label("pattern model")).to_contain_text("4 knobs, 2 tracks")
+    assert (sequencer_run.cwd / "patterns" / "patterns.npz").is_file()
+    knob = page.get_by_label("knob 2", exact=True)
+    knob.fill("1.5")  # a range input: fill sets its value and fires input
+    expect(page.locator(".notice.ok")).to_contain_text("knob 2: 1.5")
+    assert learn_status(sequencer_run)["knob1"] == pytest.approx(1.5)
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".notice.ok")).to_contain_text("a new bar")
+    status = learn_status(sequencer_run)
+    assert status["knob1"] != pytest.approx(1.5), "generate moved the knobs"
+    expect(page.get_by_label("knob 1 value")).to_have_text(f"{round(status['knob0'], 2):g}")
+
+
 CHART_PIXELS = """([canvas]) => {
   // How many pixels of the loss chart are drawn in the loss colour (#1f6feb).
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;

@@ -6,6 +6,7 @@
 import { ApiError, get, post } from "../api.js";
 import { h, notice, setText } from "../dom.js";
 import { store } from "../store.js";
+import { learnCard } from "./learn.js";
 
 const NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
 const noteName = (n) => `${NOTE_NAMES[n % 12]}${Math.floor(n / 12) - 1}`;
@@ -213,7 +214,8 @@ export function mount(root) {
 
   get("/api/sequencer").then(
     (snap) => {
-      body.replaceChildren(h("p", {}, "Pattern: ", patternName), controls, ghostBar, h("div", { class: "seq-scroll" }, grid), editor);
+      const learn = learnCard(message);
+      body.replaceChildren(h("p", {}, "Pattern: ", patternName), controls, ghostBar, h("div", { class: "seq-scroll" }, grid), editor, learn.card);
       show(snap);
     },
     (err) => {
