@@ -79,9 +79,14 @@ class OscPeer(asyncio.DatagramProtocol):
         return self.messages(address)
 
     async def status(self) -> dict[str, Any]:
-        before = len(self.messages("/impsy/status"))
-        self.send("/impsy/status")
-        replies = await self.wait_for("/impsy/status", before + 1)
+        return await self.reply("/impsy/status")
+
+    async def reply(self, address: str) -> dict[str, Any]:
+        """Send a query command (``/impsy/status``, ``/impsy/steering``...) and return its
+        reply's name/value pairs as a dict."""
+        before = len(self.messages(address))
+        self.send(address)
+        replies = await self.wait_for(address, before + 1)
         args = replies[-1]
         return dict(zip(args[::2], args[1::2], strict=True))
 

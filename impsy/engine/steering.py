@@ -39,8 +39,6 @@ import numpy as np
 
 from impsy.config.steering import (
     MAX_DENSITY,
-    MAX_HELD_DT,
-    MIN_DT,
     ROLES,
     SCALES,
     check_hold,
@@ -54,8 +52,6 @@ from impsy.model.steering import Region, Steering, scale_notes
 
 __all__ = [
     "MAX_DENSITY",
-    "MAX_HELD_DT",
-    "MIN_DT",
     "ROLES",
     "SCALES",
     "SteeringSettings",

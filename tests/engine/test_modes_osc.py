@@ -306,7 +306,7 @@ def test_accompany_answers_each_gesture_at_once_keeping_the_human_values(tmp_pat
             outputs.append((gesture, reply, asyncio.get_running_loop().time() - sent))
             await asyncio.sleep(0.03)
         await peer.wait_for("/impsy/surprise", 4)
-        steering = dict(zip(*[iter(await _reply(peer, "/impsy/steering"))] * 2, strict=True))
+        steering = await peer.reply("/impsy/steering")
         return outputs, peer.messages("/impsy/surprise"), steering, engine.status()
 
     outputs, surprises, steering, status = play("accompany", scenario, tmp_path)
@@ -322,9 +322,3 @@ def test_accompany_answers_each_gesture_at_once_keeping_the_human_values(tmp_pat
     assert sources.count("interface") == 6 and sources.count("rnn") == 6
     (telemetry,) = tmp_path.glob("*.telemetry.csv")
     assert len(telemetry.read_text().splitlines()) == 4
-
-
-async def _reply(peer, address: str) -> list:  # noqa: ANN001
-    before = len(peer.messages(address))
-    peer.send(address)
-    return (await peer.wait_for(address, before + 1))[-1]

@@ -118,23 +118,15 @@ def test_a_loop_that_is_not_whole_bars_or_not_audio_is_refused_naming_it(tmp_pat
 
 
 def test_impsy_patterns_train_learns_from_audio_loops(tmp_path):
-    import subprocess
-    import sys
-
     from impsy.sequencer.learn.vae import PatternVAE
+    from tests.sequencer.test_pattern_corpus import train_cli
 
     loops = tmp_path / "loops"
     loops.mkdir()
     for seed in range(6):
         write_wav(loops / f"beat{seed}.wav", synth_loop(2, seed)[0])
     out = tmp_path / "patterns.npz"
-    result = subprocess.run(
-        [sys.executable, "-m", "impsy", "patterns", "train", str(loops), "-o", str(out)]
-        + ["--epochs", "60", "--latent", "2", "--tempo", "120"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 bars of 3 tracks x 16 steps" in result.stdout
+    printed = train_cli(loops, out, "--epochs", "60", "--latent", "2", "--tempo", "120")
+    assert "12 bars of 3 tracks x 16 steps" in printed
     bar = PatternVAE.load(out).decode(np.zeros((1, 2)))[0]
     assert np.flatnonzero(bar[0, :, 0] > 0.5).tolist() == [0, 8], "the kicks"

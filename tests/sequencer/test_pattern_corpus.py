@@ -113,10 +113,21 @@ def test_material_without_notes_is_refused_naming_the_file(tmp_path):
         bars_from_midi(junk)
 
 
-def test_impsy_patterns_train_learns_a_folder_of_loops_and_skips_the_broken(tmp_path):
+def train_cli(folder, out, *options: str) -> str:  # noqa: ANN001
+    """``impsy patterns train FOLDER -o OUT OPTIONS...`` as a user runs it; its output."""
     import subprocess
     import sys
 
+    result = subprocess.run(
+        [sys.executable, "-m", "impsy", "patterns", "train", str(folder), "-o", str(out), *options],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_impsy_patterns_train_learns_a_folder_of_loops_and_skips_the_broken(tmp_path):
     from impsy.sequencer.learn.vae import PatternVAE
 
     loops = tmp_path / "loops"
@@ -132,15 +143,9 @@ def test_impsy_patterns_train_learns_a_folder_of_loops_and_skips_the_broken(tmp_
         write_midi(loops / f"loop{i}.mid", hits, bars=2)
     (loops / "broken.mid").write_bytes(b"nope")
     out = tmp_path / "patterns.npz"
-    result = subprocess.run(
-        [sys.executable, "-m", "impsy", "patterns", "train", str(loops), "-o", str(out)]
-        + ["--epochs", "40", "--latent", "2"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "skipped" in result.stdout and "broken.mid: not a readable" in result.stdout
-    assert "24 bars of 6 tracks x 16 steps" in result.stdout
+    printed = train_cli(loops, out, "--epochs", "40", "--latent", "2")
+    assert "skipped" in printed and "broken.mid: not a readable" in printed
+    assert "24 bars of 6 tracks x 16 steps" in printed
     model = PatternVAE.load(out)
     assert (model.tracks, model.steps, model.latent) == (6, 16, 2)
     bar = model.decode(np.zeros((1, 2)))[0]

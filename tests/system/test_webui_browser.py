@@ -120,6 +120,10 @@ class Run:
         """The server's state as `/impsy/status` over OSC reports it."""
         return self.osc(lambda peer: peer.status())
 
+    def reply(self, address: str) -> dict[str, Any]:
+        """A query command's reply over OSC (``/impsy/steering``, ``/impsy/learn/status``)."""
+        return self.osc(lambda peer: peer.reply(address))
+
     def send(self, *messages: tuple) -> dict[str, Any]:
         """Send OSC messages, then a status query (answered after they were handled)."""
 
@@ -361,23 +365,12 @@ def test_settings_show_the_value_the_server_holds(run, open_page):
     expect(page.get_by_label("current pitemp")).to_have_text("1")
 
 
-def steering(server: Run) -> dict[str, Any]:
-    """``/impsy/steering`` over OSC: the server's own account of the steering."""
-
-    async def go(peer: OscPeer) -> dict[str, Any]:
-        peer.send("/impsy/steering")
-        args = (await peer.wait_for("/impsy/steering"))[-1]
-        return dict(zip(args[::2], args[1::2], strict=True))
-
-    return server.osc(go)
-
-
 def test_steering_card_sets_roles_ranges_and_notes_and_follows_osc(run, open_page):
     page = open_page(run, "control")
     role = page.get_by_label("CC 11:2 role")
     role.select_option("human")
     expect(page.get_by_label("CC 11:2 held value")).not_to_have_text("")
-    assert steering(run)["role2"] == "human"
+    assert run.reply("/impsy/steering")["role2"] == "human"
     low = page.get_by_label("CC 11:3 lowest allowed")
     high = page.get_by_label("CC 11:3 highest allowed")
     low.fill("0.2")
@@ -385,13 +378,13 @@ def test_steering_card_sets_roles_ranges_and_notes_and_follows_osc(run, open_pag
     high.fill("0.4")
     high.press("Tab")
     expect(page.locator(".notice.ok")).to_contain_text("0.2 to 0.4")
-    state = steering(run)
+    state = run.reply("/impsy/steering")
     assert state["low3"] == pytest.approx(0.2) and state["high3"] == pytest.approx(0.4)
     notes = page.get_by_label("CC 11:4 allowed notes")
     notes.fill("60 62 64")
     notes.press("Enter")
     expect(page.locator(".notice.ok")).to_contain_text("3 notes")
-    assert steering(run)["notes4"] == "60 62 64"
+    assert run.reply("/impsy/steering")["notes4"] == "60 62 64"
     notes.fill("60 200")  # refused by the command table: the page says why, keeps the old set
     notes.press("Enter")
     expect(page.locator(".notice.error")).to_contain_text("must be an integer 0-127")
@@ -627,15 +620,6 @@ def test_sequencer_grid_edits_plays_and_takes_the_models_ghosts(sequencer_run, o
     expect(page.locator(".notice.ok")).to_contain_text("undo")
 
 
-def learn_status(server: Run) -> dict[str, Any]:
-    async def go(peer: OscPeer) -> dict[str, Any]:
-        peer.send("/impsy/learn/status")
-        args = (await peer.wait_for("/impsy/learn/status"))[-1]
-        return dict(zip(args[::2], args[1::2], strict=True))
-
-    return server.osc(go)
-
-
 def test_your_patterns_trains_on_the_bank_and_plays_the_knobs(sequencer_run, open_page):
     """Train from the browser (a real training process), then the knobs and Generate."""
     page = open_page(sequencer_run, "sequencer")
@@ -650,10 +634,10 @@ def test_your_patterns_trains_on_the_bank_and_plays_the_knobs(sequencer_run, ope
     knob = page.get_by_label("knob 2", exact=True)
     knob.fill("1.5")  # a range input: fill sets its value and fires input
     expect(page.locator(".notice.ok")).to_contain_text("knob 2: 1.5")
-    assert learn_status(sequencer_run)["knob1"] == pytest.approx(1.5)
+    assert sequencer_run.reply("/impsy/learn/status")["knob1"] == pytest.approx(1.5)
     page.get_by_role("button", name="Generate").click()
     expect(page.locator(".notice.ok")).to_contain_text("a new bar")
-    status = learn_status(sequencer_run)
+    status = sequencer_run.reply("/impsy/learn/status")
     assert status["knob1"] != pytest.approx(1.5), "generate moved the knobs"
     expect(page.get_by_label("knob 1 value")).to_have_text(f"{round(status['knob0'], 2):g}")
 
