@@ -19,6 +19,11 @@ import itertools
 from collections.abc import Callable
 from typing import Any, Protocol
 
+MIN_DT = 0.001
+"""The shortest gap between two events the engine plays, in seconds: a dt at or below zero
+would make the network race ahead of the music. One constant for the engine, the model's
+guidance and the config's checks, so the three never disagree."""
+
 
 def _background(callback: Callable[..., object], args: tuple) -> None:
     """What a background timer runs: its callback (the marker ``next_timer_due`` looks for)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from impsy.clock import MIN_DT
 from impsy.config.reader import Table, shown
 from impsy.config.schema import SteeringConfig
 from impsy.mapping.note_values import notes_in_range
@@ -53,8 +54,6 @@ MAX_DENSITY = 1000.0
 spike at its smallest or largest component mean, which a range says more plainly."""
 
 
-MIN_DT = 0.001
-"""The shortest dt the engine plays (``impsy.engine.playback.MIN_DT``)."""
 MAX_HELD_DT = 60.0
 """The longest dt a hold may fix, in seconds."""
 

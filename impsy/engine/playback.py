@@ -14,8 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-MIN_DT = 0.001
-"""The shortest dt played, in seconds."""
+from impsy.clock import MIN_DT
 
 
 class Playback(NamedTuple):

@@ -53,13 +53,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from impsy.clock import MIN_DT
 from impsy.model.errors import ModelError
 from impsy.model.nll import Steppable
 from impsy.model.params import SCALE
 from impsy.model.sampling import draw
-
-MIN_DT = 0.001
-"""The shortest dt the engine plays, in seconds (``impsy.engine.playback.MIN_DT``)."""
 
 DEFAULT_PI_TEMPS = (0.25, 0.5, 0.75, 1.0, 1.5)
 DEFAULT_SIGMA_TEMPS = (0.0025, 0.005, 0.01, 0.02, 0.04)

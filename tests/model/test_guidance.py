@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from impsy.engine.playback import MIN_DT as ENGINE_MIN_DT
 from impsy.engine.playback import plan_playback
 from impsy.model import ModelError, load_model
 from impsy.model.guidance import (
@@ -91,7 +90,6 @@ def test_the_total_weighs_the_three_groups_equally():
 
 # ------------------------------------------------------------------- features
 def test_as_played_matches_the_engine():
-    assert MIN_DT == ENGINE_MIN_DT
     rows = np.array([[-0.5, 1.5, -0.2], [np.nan, 0.3, 0.7], [0.25, 1.0, 0.0]])
     played = as_played(rows)
     for row, out in zip(rows, played, strict=True):
