@@ -128,10 +128,9 @@ def read_steering(table: Table, dimension: int, note_dimensions: tuple[int, ...]
             f"expected an array of {values} roles (one per x1..x{values}), got {shown(roles)}",
         )
     for index, role in enumerate(roles):
-        if role not in ROLES:
-            table.fail(
-                "roles", f"item {index + 1}: expected one of {', '.join(ROLES)}, got {shown(role)}"
-            )
+        problem = check_role(index + 1, role)
+        if problem:
+            table.fail("roles", f"item {index + 1}: {problem}")
     dt_role = table.string("dt", "both", choices=ROLES)
     problem = check_role(0, dt_role)
     if problem:

@@ -345,7 +345,10 @@ surprise = true
     ("section", "message"),
     [
         ('roles = ["human"]', r"\[steering\] roles: expected an array of 4 roles"),
-        ('roles = ["human", "x", "model", "model"]', "item 2: expected one of both, human"),
+        (
+            'roles = ["human", "x", "model", "model"]',
+            "item 2: unknown role 'x'; expected one of both, human",
+        ),
         ('scale = ["H", "major"]', "not a note name"),
         ('scale = ["D", "bebop"]', 'unknown scale "bebop"'),
         ('scale = ["D", "major"]', "no output plays notes"),
