@@ -65,6 +65,25 @@ COPY --from=train-build /opt/impsy/venv /opt/impsy/venv
 USER impsy
 CMD ["train", "-S", "datasets", "-O", "models"]
 
+# ---------------------------------------------------------------- studio: train + Ray
+# A Ray head node that trains the jobs other machines send (docs/studio.md):
+#   docker build --target studio -t impsy-studio .
+#   docker run --rm --network host --shm-size 2g impsy-studio
+FROM train-build AS studio-build
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+    && /opt/impsy/venv/bin/pip install --quiet -c constraints.txt ".[train,studio]" \
+    && find /opt/impsy/venv -name __pycache__ -type d -prune -exec rm -rf {} +
+
+FROM base AS studio
+COPY --from=studio-build /opt/impsy/venv /opt/impsy/venv
+USER impsy
+# the head (GCS) and Ray Client; workers take further ports, hence --network host
+EXPOSE 6379/tcp 10001/tcp
+ENTRYPOINT ["ray"]
+CMD ["start", "--head", "--block", "--port", "6379", "--ray-client-server-port", "10001", \
+     "--include-dashboard", "false", "--disable-usage-stats"]
+
 # ---------------------------------------------------------------- runtime (default)
 FROM base AS runtime
 COPY --from=build /opt/impsy/venv /opt/impsy/venv

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("impsy.model",),
     ("impsy.engine",),
     ("impsy.io", "impsy.training"),
-    ("impsy.sequencer", "impsy.conformance"),
+    ("impsy.sequencer", "impsy.conformance", "impsy.studio"),
     ("impsy.web",),
     ("impsy.app",),
     ("impsy.cli",),

@@ -10,6 +10,9 @@ Files through the config's mapping as if they had been played live. The
 config, and the default log folder, are those ``impsy run`` uses (see
 :mod:`impsy.config.locations`), so logs recorded there are found here.
 
+Spans marked good or bad beside a log (``NAME.log.marks.json``, see
+:mod:`impsy.dataset.marks`) are applied: bad rows dropped (or weighted down
+with ``--bad-weight``), good rows weighted up (``--good-weight``).
 ``--chorales`` builds the melody-to-harmony data instead: Bach's four-part
 chorales from music21's corpus (the ``chorales`` extra), dimension 5, a
 training file in all twelve keys, a held-out file, both again in the
@@ -99,6 +102,28 @@ def _mapping(config, source: str | None):
     help="Build the Bach chorale datasets (dimension 5: dt, soprano, alto, tenor, bass) "
     "from music21's corpus instead; -F sets the file stem (default: chorales).",
 )
+@click.option(
+    "--marks/--no-marks",
+    default=True,
+    show_default=True,
+    help="Apply the spans marked good or bad beside each log (NAME.log.marks.json, "
+    "from the web UI's log view).",
+)
+@click.option(
+    "--bad-weight",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Weight of rows in bad spans; 0 drops them (the performance is cut around them).",
+)
+@click.option(
+    "--good-weight",
+    type=click.FloatRange(0, 100, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Weight of rows in good spans (unmarked rows weigh 1): training draws windows "
+    "in proportion to their weight.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing dataset file.")
 @user_errors
 def dataset(
@@ -110,6 +135,9 @@ def dataset(
     midi: tuple[str, ...],
     mapping_from: str | None,
     chorales: bool,
+    marks: bool,
+    bad_weight: float,
+    good_weight: float,
     force: bool,
 ) -> None:
     """Make a training dataset from the interface rows of performance logs."""
@@ -151,7 +179,8 @@ def dataset(
     )
     collected = Collected()
     with click.progressbar(logs, label="logs", file=sys.stderr) as bar:
-        collect_logs(bar, dimension, collected)
+        weights = {"bad_weight": bad_weight, "good_weight": good_weight} if marks else None
+        collect_logs(bar, dimension, collected, marks=weights)
     if midi_files:
         with click.progressbar(midi_files, label="MIDI files", file=sys.stderr) as bar:
             for path in bar:
@@ -170,7 +199,8 @@ def dataset(
             "does the mapping read what the MIDI files play?)"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_dataset(output, collected.performances)
+    # weights only when some log was marked: otherwise the file is exactly IMPSY's
+    write_dataset(output, collected.performances, collected.weights if collected.marked else None)
     for line in summary_lines(collected, output):
         click.echo(line)
 

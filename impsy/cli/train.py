@@ -249,6 +249,26 @@ def dataset_path(source: str, dimension: int | None, config_path: str | None) ->
     "the stages set window, step, batch, rate, patience and selection, other options "
     "apply to every stage and --max-minutes to the whole recipe.",
 )
+@click.option(
+    "--studio",
+    type=click.Choice(["local", "ray"]),
+    help="Where to train: local (this machine) or ray (a Ray cluster, impsy[studio]); "
+    "default: the config's [studio] backend, else local.",
+)
+@click.option(
+    "--studio-address",
+    help="The Ray studio: host:port of its head (ray start --head), ray://host:10001 "
+    "(Ray Client, from another machine) or local (a Ray for this job); default: the "
+    "config's [studio] address.",
+)
+@click.option(
+    "--sweep",
+    multiple=True,
+    help="Train a grid of trials and keep the best by validation NLL, e.g. "
+    '"units=16,32 layers=1,2 dropout=0,0.2 sequence_length=20,50" (also size, lr, '
+    "batch_size, recurrent_dropout, window_step). Ray Tune trials on a Ray studio, "
+    "one after another locally.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @user_errors
 def train(
@@ -277,6 +297,9 @@ def train(
     augment: tuple[str, ...],
     select_by: str,
     recipe: str,
+    studio: str | None,
+    studio_address: str | None,
+    sweep: tuple[str, ...],
     force: bool,
 ) -> None:
     """Train an MDRNN on a dataset made by `impsy dataset`.
@@ -284,9 +307,20 @@ def train(
     Writes NAME.keras, NAME.tflite, NAME.json (the run's summary) and
     NAME-loss.png (the losses per epoch, kept epoch marked) to the
     destination, with the weights of the epoch with the lowest validation loss.
+    With --studio ray the training runs on a Ray cluster and the files come back.
     """
-    require_train_extra("train")
-    from impsy.training.trainer import TrainOptions, load_performances, train_model
+    from impsy.studio.select import make_studio
+
+    backend, address = studio_choice(studio, studio_address, config_path)
+    if backend == "local":
+        require_train_extra("train")
+    grid = None
+    if sweep:
+        from impsy.studio.sweep import expand, parse_grid
+
+        grid = expand(parse_grid(sweep))
+    from impsy.studio.job import TrainJob
+    from impsy.training.trainer import TrainOptions, load_performances
 
     path = dataset_path(source, dimension, config_path)
     performances = load_performances(path, dimension)
@@ -315,13 +349,20 @@ def train(
         augment=tuple(augment),
         select_by=select_by,
     )
-    click.echo(f"impsy: training a size {modelsize} MDRNN on {path} (seed {seed})")
-    if recipe == "single":
-        result = train_model(options, performances, report=click.echo)
-    else:
-        from impsy.training.recipes import train_recipe
-
-        result = train_recipe(recipe, options, performances, report=click.echo)
+    where = make_studio(backend, address)
+    job = TrainJob(options, recipe)
+    if grid is not None:
+        click.echo(
+            f"impsy: sweeping {len(grid)} trials of a size {modelsize} MDRNN on {path} "
+            f"(seed {seed}, studio {where.describe()})"
+        )
+        show_sweep(where.sweep(job, grid, performances, click.echo), options, performances)
+        return
+    click.echo(
+        f"impsy: training a size {modelsize} MDRNN on {path} (seed {seed}"
+        + (f", studio {where.describe()})" if backend != "local" else ")")
+    )
+    result = where.train(job, performances, click.echo)
     summary = result.summary
     test = summary["test_nll"]
     click.echo(
@@ -331,3 +372,55 @@ def train(
     )
     for kind, output in result.outputs.items():
         click.echo(f"{kind:>8}: {output}")
+
+
+def studio_choice(
+    backend: str | None, address: str | None, config_path: str | None
+) -> tuple[str, str | None]:
+    """The command line's studio, else the config's ``[studio]`` (read only when needed)."""
+    from impsy.studio.select import studio_choice as choose
+
+    if backend is not None and (address is not None or backend == "local"):
+        return backend, address
+    from impsy.config import load_config, locations
+
+    config = load_config(locations.resolve(config_path).config)
+    return choose(backend, address, config)
+
+
+def show_sweep(result, options, performances) -> None:  # noqa: ANN001 - types from studio
+    """The trials' table, the best trial, its files, and ``NAME-sweep.json`` beside them."""
+    import json
+
+    from impsy.studio.sweep import table
+    from impsy.training.trainer import output_paths, output_stem
+
+    click.echo(f"sweep done in {result.wall_seconds:.1f} s on {result.where}:")
+    for line in table(result.trials, result.best):
+        click.echo(line)
+    if result.best is None:
+        from impsy.errors import ImpsyError
+
+        raise ImpsyError("no trial of the sweep finished; see the errors above")
+    best = result.best
+    params = " ".join(f"{k}={v}" for k, v in best.params.items())
+    click.echo(f"best: trial {best.number} ({params}), val_nll {best.val_nll:.4f}")
+    stem = output_stem(options, int(performances[0].shape[1]))
+    record = output_paths(options.destination, stem)["keras"].with_name(f"{stem}-sweep.json")
+    record.write_text(
+        json.dumps(
+            {
+                "studio": result.where,
+                "wall_seconds": round(result.wall_seconds, 2),
+                "selected_by": "val_nll (whole validation performances)",
+                "best": best.number,
+                "trials": [t.record() for t in result.trials],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    for kind, output in result.outputs.items():
+        click.echo(f"{kind:>8}: {output}")
+    click.echo(f"{'sweep':>8}: {record}")

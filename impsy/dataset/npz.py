@@ -58,11 +58,34 @@ def performances_array(performances: Sequence[np.ndarray]) -> np.ndarray:
     return array
 
 
-def write_dataset(path: str | Path, performances: Sequence[np.ndarray]) -> Path:
-    """Save performances as IMPSY does (compressed, key ``perfs``); returns the path."""
+def write_dataset(
+    path: str | Path,
+    performances: Sequence[np.ndarray],
+    weights: Sequence[np.ndarray] | None = None,
+) -> Path:
+    """Save performances as IMPSY does (compressed, key ``perfs``); returns the path.
+
+    ``weights`` (one float per row of each performance, from marked spans:
+    :mod:`impsy.dataset.marks`) go under a key of their own, ``weights``, which
+    IMPSY never reads; without them the file is exactly IMPSY's.
+    """
     path = Path(path)
-    np.savez_compressed(path, perfs=performances_array(performances))
+    arrays = {"perfs": performances_array(performances)}
+    if weights is not None:
+        if [len(w) for w in weights] != [len(p) for p in performances]:
+            raise ValueError("one weight per row of each performance is needed")
+        arrays["weights"] = performances_array(weights)
+    np.savez_compressed(path, **arrays)
     return path
+
+
+def read_weights(path: str | Path) -> list[np.ndarray] | None:
+    """The per-row weights a dataset carries (key ``weights``), or None without any."""
+    try:
+        array = read_npz_array(path, "weights")
+    except KeyError:
+        return None
+    return [np.asarray(w, dtype=np.float32) for w in array]
 
 
 class _ArraysOnly(pickle.Unpickler):

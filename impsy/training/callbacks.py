@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from impsy.training.progress import epoch_line
+
 
 def make_callbacks(
     report: Callable[[str], None],
@@ -71,26 +73,21 @@ def make_callbacks(
             loss = float(logs.get("loss", float("nan")))
             val = float(logs.get("val_loss", float("nan")))
             entry = {"epoch": epoch + 1, "loss": loss, "val_loss": val}
-            shown = f"val_loss {val:9.4f}"
             if monitor == "val_nll":
                 entry["val_nll"] = float(logs.get("val_nll", float("nan")))
-                shown += f"  val_nll {entry['val_nll']:9.4f}"
             entry["learning_rate"] = float(
                 keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
             entry["seconds"] = round(seconds, 3)
             self.history.append(entry)
-            marker = ""
             score = entry[monitor]
             improved = bool(np.isfinite(score) and score < self.best_loss)
             if improved:
                 self.best_loss, self.best_epoch = score, epoch + 1
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
-                marker = "  best"
             logs["improved"] = float(improved)
             report(
-                f"epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  loss {loss:9.4f}  "
-                f"{shown}  {seconds:6.1f} s{marker}"
+                epoch_line(epoch + 1, epochs, loss, val, seconds, improved, entry.get("val_nll"))
             )
 
         def on_train_end(self, logs: Any = None) -> None:

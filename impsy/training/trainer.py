@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from impsy.errors import ImpsyError
+from impsy.training.checkpoint import CheckpointStore, EpochState
 from impsy.training.network import SCALE, model_name
 from impsy.training.split import Split, split_performances
 from impsy.training.windows import WindowSource
@@ -39,6 +40,10 @@ class TrainOptions:
     dataset: Path
     destination: Path = Path("models")
     size: str = "s"
+    units: int | None = None
+    """LSTM units per layer instead of the size's (sweeps try sizes between the names)."""
+    layers: int | None = None
+    """LSTM layers instead of the size's."""
     early_stopping: bool = True
     patience: int = 10
     epochs: int = 100
@@ -99,11 +104,28 @@ def output_paths(destination: Path, stem: str) -> dict[str, Path]:
     }
 
 
-def output_stem(options: TrainOptions, dimension: int) -> str:
-    """``--name``, else IMPSY's ``musicMDRNN-dim..-scale10`` for the size and dimension."""
+def resolved_size(options: TrainOptions) -> Any:
+    """The architecture trained: the named size, with ``units``/``layers`` where given."""
     from impsy.config import model_size
+    from impsy.config.sizes import ModelSize
 
     size = model_size(options.size)
+    for key in ("units", "layers"):
+        value = getattr(options, key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ImpsyError(f"{key} must be a positive integer, got {value!r}")
+    return ModelSize(
+        units=options.units or size.units,
+        mixtures=size.mixtures,
+        layers=options.layers or size.layers,
+    )
+
+
+def output_stem(options: TrainOptions, dimension: int) -> str:
+    """``--name``, else IMPSY's ``musicMDRNN-dim..-scale10`` for the size and dimension."""
+    size = resolved_size(options)
     return options.name or model_name(dimension, size.layers, size.units, size.mixtures)
 
 
@@ -135,15 +157,28 @@ def _strategy(name: str) -> Any:
 
 
 def _datasets(
-    train: WindowSource, validation: WindowSource, options: TrainOptions, step: int
+    train: WindowSource,
+    validation: WindowSource,
+    options: TrainOptions,
+    step: int,
+    done_epochs: int = 0,
 ) -> tuple[Any, Any, int, int]:
-    """tf.data over the window sources: train, validation and their batches per epoch."""
+    """tf.data over the window sources: train, validation and their batches per epoch.
+
+    ``done_epochs`` (a resumed run) skips the batches those epochs drew, so the
+    next epoch sees the windows it would have seen without the interruption.
+    """
+    import itertools
+
     import tensorflow as tf
 
     dimension = train.dimension
     spec = tf.TensorSpec((None, options.sequence_length, dimension), tf.float32)
     rng = np.random.default_rng([options.seed, 3])
     batches = train.training_batches(step, options.batch_size, rng)
+    skip = done_epochs * math.ceil(train.epoch_size(step) / options.batch_size)
+    if skip:
+        next(itertools.islice(batches, skip - 1, skip))
     train_ds = tf.data.Dataset.from_generator(
         lambda: batches, output_signature=(spec, spec)
     ).prefetch(2)
@@ -171,20 +206,22 @@ def train_model(
     performances: list[np.ndarray],
     report: Callable[[str], None] = print,
     extra_callbacks: list[Any] | None = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> TrainResult:
     """Run one training on the dataset's performances (read with :func:`load_performances`).
 
     ``extra_callbacks`` are Keras callbacks run after impsy's own (the
     benchmark uses one to score the best weights so far on the test set).
+    ``checkpoints`` keeps a checkpoint after every epoch; when it already
+    holds one (the job's earlier try died), training goes on from it
+    (:mod:`impsy.training.checkpoint`).
     """
-    from impsy.config import model_size
-
     started = time.perf_counter()
     if options.strategy not in STRATEGIES:
         raise ImpsyError(f"unknown strategy {options.strategy!r}; use default or mirrored")
     if options.select_by not in SELECT_BY:
         raise ImpsyError(f"unknown select_by {options.select_by!r}; use windows or performances")
-    size = model_size(options.size)
+    size = resolved_size(options)
     dimension = int(performances[0].shape[1])
     stem = output_stem(options, dimension)
     paths = output_paths(options.destination, stem)
@@ -203,8 +240,12 @@ def train_model(
         options.split_length or length,
     )
     _describe_split(split, lengths, length, report)
+    weights = _row_weights(options.dataset, performances, report)
     train_source = WindowSource(
-        [performances[i] for i in split.train], length, augment=options.augment
+        [performances[i] for i in split.train],
+        length,
+        augment=options.augment,
+        weights=None if weights is None else [weights[i] for i in split.train],
     )
     val_source = WindowSource([performances[i] for i in split.validation], length)
     if not train_source.epoch_size(step) or not val_source.starts(options.sequence_length).size:
@@ -237,12 +278,16 @@ def train_model(
             ),
             loss=mixture_loss(dimension, size.mixtures),
         )
-    train_ds, val_ds, steps, val_steps = _datasets(train_source, val_source, options, step)
+    resumed = _resume(checkpoints, model, report)
+    done_epochs = resumed.epoch if resumed is not None else 0
+    train_ds, val_ds, steps, val_steps = _datasets(
+        train_source, val_source, options, step, done_epochs
+    )
     extra = list(extra_callbacks or [])
     whole = [performances[i] for i in split.validation if lengths[i] >= 2]
     monitored = whole if options.select_by == "performances" else None
     initial = None
-    if options.init_from is not None:
+    if options.init_from is not None and resumed is None:
         initial = _initial_score(model, val_ds, val_steps, monitored)
         report(f"starting weights: {'val_nll' if monitored else 'val_loss'} {initial[0]:.4f}")
     report(
@@ -258,13 +303,22 @@ def train_model(
         validation_performances=monitored,
         initial=initial,
     )
+    if checkpoints is not None:
+        from impsy.training.checkpoint import checkpoint_callback
+
+        if resumed is not None:
+            best.best_loss, best.best_epoch = resumed.best_loss, resumed.best_epoch
+            best.best_weights, best.history = resumed.best_weights, list(resumed.history)
+        callbacks.append(checkpoint_callback(checkpoints, best, callbacks, resumed))
     fit_started = time.perf_counter()
+    stopped = resumed is not None and resumed.stopped
     model.fit(
         train_ds,
         steps_per_epoch=steps,
         validation_data=val_ds,
         validation_steps=val_steps,
-        epochs=options.epochs,
+        epochs=done_epochs if stopped else options.epochs,
+        initial_epoch=done_epochs,
         shuffle=False,  # the window source shuffles, from the seed
         callbacks=callbacks + extra,
         verbose=0,
@@ -296,6 +350,50 @@ def train_model(
 
     write_summary(paths["summary"], summary)
     return TrainResult(outputs=paths, summary=summary, history=best.history)
+
+
+def _row_weights(
+    dataset: Path, performances: list[np.ndarray], report: Callable[[str], None]
+) -> list[np.ndarray] | None:
+    """The dataset's row weights (marked spans), checked against its performances."""
+    from impsy.dataset.npz import read_weights
+
+    try:
+        weights = read_weights(dataset) if Path(dataset).is_file() else None
+    except ValueError as err:
+        raise ImpsyError(f"{dataset}: weights: {err}") from None
+    if weights is None:
+        return None
+    if [len(w) for w in weights] != [len(p) for p in performances]:
+        raise ImpsyError(f"{dataset}: its weights do not match its performances row for row")
+    rows = sum(len(w) for w in weights)
+    marked = sum(int(np.sum(w != 1.0)) for w in weights)
+    report(f"row weights: {marked} of {rows} rows weighted (marked spans); windows drawn by weight")
+    return weights
+
+
+def _resume(
+    checkpoints: CheckpointStore | None, model: Any, report: Callable[[str], None]
+) -> EpochState | None:
+    """The checkpoint an earlier try of this job left, put into ``model``; else None."""
+    if checkpoints is None:
+        return None
+    data = checkpoints.load()
+    if data is None:
+        return None
+    from impsy.training.checkpoint import restore_model, unpack
+
+    state = unpack(data)
+    if state is None:
+        report("checkpoint: not readable (another format?); training from the start")
+        return None
+    try:
+        restore_model(model, state)
+    except ValueError as err:
+        report(f"checkpoint: does not fit this model ({err}); training from the start")
+        return None
+    report(f"checkpoint: resuming after epoch {state.epoch} (best so far: {state.best_epoch})")
+    return state
 
 
 def _initial_score(

@@ -10,6 +10,11 @@ Each epoch takes windows ``step`` rows apart from a random offset per
 performance, shuffled: with ``step = T`` every row is a target about once
 per epoch, and over epochs every alignment is seen, so an epoch costs
 ``1/T`` of IMPSY's and early stopping can act far sooner.
+
+A dataset with row weights (spans a performer marked good or bad) draws an
+epoch's windows from those, with replacement, in proportion to each
+window's weight: a window of rows weighted 2 is seen twice as often as an
+unmarked one, one weighted 0 never. Validation windows are never weighted.
 """
 
 from __future__ import annotations
@@ -51,7 +56,11 @@ class WindowSource:
     """Performances concatenated once (scaled x10), with where each starts and ends."""
 
     def __init__(
-        self, performances: Sequence[np.ndarray], length: int, augment: Sequence[str] = ()
+        self,
+        performances: Sequence[np.ndarray],
+        length: int,
+        augment: Sequence[str] = (),
+        weights: Sequence[np.ndarray] | None = None,
     ) -> None:
         unknown = set(augment) - set(AUGMENTATIONS)
         if unknown:
@@ -59,7 +68,8 @@ class WindowSource:
         self.augment = tuple(augment)
         if length < 2:
             raise ValueError(f"a window needs at least 2 rows, got length {length}")
-        usable = [np.asarray(p, dtype=np.float32) for p in performances if len(p) >= length]
+        keep = [i for i, p in enumerate(performances) if len(p) >= length]
+        usable = [np.asarray(performances[i], dtype=np.float32) for i in keep]
         self.length = length
         self.performances = len(usable)
         self.dimension = int(usable[0].shape[1]) if usable else 0
@@ -72,6 +82,18 @@ class WindowSource:
             zip((ends - [len(p) for p in usable]).tolist(), ends.tolist(), strict=True)
         )
         self._offsets = np.arange(length, dtype=np.int64)
+        self.row_weights: np.ndarray | None = None
+        """Each row's weight (marked spans, :mod:`impsy.dataset.marks`), None: all equal."""
+        if weights is not None and usable:
+            self.row_weights = np.concatenate(
+                [np.asarray(weights[i], dtype=np.float64) for i in keep]
+            )
+
+    def window_weights(self, starts: np.ndarray) -> np.ndarray:
+        """A window's weight: the mean weight of the rows it is scored on (rows 1..T)."""
+        assert self.row_weights is not None
+        cumulative = np.concatenate([[0.0], np.cumsum(self.row_weights)])
+        return (cumulative[starts + self.length] - cumulative[starts + 1]) / (self.length - 1)
 
     def starts(self, step: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """Window starts ``step`` apart in every performance; random offsets if ``rng``."""
@@ -100,6 +122,11 @@ class WindowSource:
         size = self.epoch_size(step)
         while True:
             starts = self.starts(step, rng)
+            if self.row_weights is not None:  # drawn in proportion to their weight
+                chance = self.window_weights(starts)
+                if not chance.sum() > 0:
+                    raise ValueError("every training window has weight 0")
+                starts = rng.choice(starts, size=size, replace=True, p=chance / chance.sum())
             rng.shuffle(starts)
             starts = starts[:size]
             for first in range(0, size, batch_size):

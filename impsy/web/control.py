@@ -152,19 +152,9 @@ def _load_and_warm(path: Path, ctx: WebContext) -> Any:
     here, in the performing process, so a hostile file in models/ cannot take
     the performance's memory or stall it.
     """
-    import numpy as np
+    from impsy.studio.live import load_checked_model  # the model/use row loads the same way
 
-    from impsy.model import load_model
-    from impsy.model.loader import check_model_file
-
-    model_config = ctx.config.model
-    check_model_file(path, engine=model_config.engine, gate=model_config.gate)
-    model = load_model(
-        path, engine=model_config.engine, gate=model_config.gate, seed=model_config.seed
-    )
-    model.step(np.zeros(model.dimension, dtype=np.float32))
-    model.reset()
-    return model
+    return load_checked_model(path, ctx.config.model)
 
 
 def model_file(ctx: WebContext, given: Any) -> Path:
@@ -193,9 +183,21 @@ async def post_model_use(request: web.Request) -> web.Response:
         raise BadRequest(f"{path.name}: cannot load: {err}") from None
     try:
         engine.swap_model(model)
+        _use_profile(engine)
     except CommandError as err:
         raise BadRequest(str(err)) from None
     return reply(status_body(ctx))
+
+
+def _use_profile(engine: Engine) -> None:
+    """The player profile beside the new model sets how it plays (impsy.studio.profile)."""
+    from impsy.errors import ImpsyError
+    from impsy.studio.profile import load_profile
+
+    try:
+        load_profile(engine)
+    except ImpsyError as err:
+        raise CommandError(str(err)) from None
 
 
 def add_routes(app: web.Application) -> None:

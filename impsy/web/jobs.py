@@ -1,10 +1,12 @@
 """``/api/jobs``: build a dataset or train a model from the browser.
 
 Each job is ``python -m impsy dataset|train`` in its own process group, so
-TensorFlow never loads in the server, the performance keeps its CPU share
-(the job runs at a lower priority), and cancel stops everything the job
-started. Its output is read line by line on the loop; the per-epoch lines
-``impsy train`` prints become the progress the page plots.
+TensorFlow (and Ray, when ``[studio]`` names a Ray studio: the job then runs
+there and its lines come back through that process) never loads in the
+server, the performance keeps its CPU share (the job runs at a lower
+priority), and cancel stops everything the job started. Its output is read
+line by line on the loop; the per-epoch lines ``impsy train`` prints become
+the progress the page plots.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import math
 import os
 import re
 import signal
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from impsy.config.sizes import MAX_DIMENSION
+from impsy.studio.live import studio_flags, studio_label
+from impsy.training.progress import parse_epoch
 from impsy.web.context import JOBS
 from impsy.web.files import check_name, existing_file
 from impsy.web.responses import BadRequest, read_json, reply
@@ -33,39 +36,11 @@ from impsy.web.responses import BadRequest, read_json, reply
 if TYPE_CHECKING:
     from impsy.web.context import WebContext
 
-EPOCH_LINE = re.compile(
-    r"^epoch\s+(\d+)/(\d+)\s+loss\s+(\S+)\s+val_loss\s+(\S+)(?:\s+val_nll\s+(\S+))?"
-    r"\s+([\d.]+)\s+s(\s+best)?"
-)
 OUTPUT_LINE = re.compile(r"^\s*(keras|tflite|summary|plot): (.+?)\s*$")
 LOG_LINES = 40
 KEEP_JOBS = 20
 SIZES = ("xxs", "xs", "s", "m", "l", "xl")
 NICE = 10
-
-
-def parse_epoch(line: str) -> dict[str, Any] | None:
-    """``epoch 3/100  loss 1.2  val_loss 1.4  2.0 s  best`` -> a progress entry."""
-    found = EPOCH_LINE.match(line.strip())
-    if not found:
-        return None
-
-    def number(text: str) -> float | None:
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-        return value if math.isfinite(value) else None
-
-    return {
-        "epoch": int(found[1]),
-        "epochs": int(found[2]),
-        "loss": number(found[3]),
-        "val_loss": number(found[4]),
-        "val_nll": number(found[5]) if found[5] else None,
-        "seconds": float(found[6]),
-        "best": bool(found[7]),
-    }
 
 
 @dataclass
@@ -85,6 +60,8 @@ class Job:
     outputs: list[str] = field(default_factory=list)
     plot: str | None = None
     error: str | None = None
+    studio: str = ""
+    """Where a training runs: ``local`` or ``ray at ADDRESS`` (the config's ``[studio]``)."""
     process: asyncio.subprocess.Process | None = None
     task: asyncio.Task | None = None
 
@@ -102,6 +79,7 @@ class Job:
             "outputs": self.outputs,
             "plot": self.plot,
             "error": self.error,
+            "studio": self.studio,
         }
 
     def take_line(self, line: str, root: Path) -> None:
@@ -275,7 +253,7 @@ def train_args(ctx: WebContext, body: dict[str, Any]) -> list[str]:
         args += ["--name", model_name]
     if body.get("force") is True:
         args.append("--force")
-    return args
+    return args + studio_flags(ctx.config)  # the configured studio trains: local or Ray
 
 
 async def post_dataset(request: web.Request) -> web.Response:
@@ -289,6 +267,7 @@ async def post_train(request: web.Request) -> web.Response:
     jobs: JobManager = request.app[JOBS]
     args = train_args(jobs.ctx, await read_json(request))
     job = await jobs.start("train", args, [])
+    job.studio = studio_label(jobs.ctx.config)
     return reply(job.as_dict(), status=202)
 
 

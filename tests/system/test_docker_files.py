@@ -98,7 +98,7 @@ def test_dockerfile_base_image_is_a_build_argument_defaulting_to_python_slim():
     match = re.search(r"^ARG BASE_IMAGE=(\S+)$", first, re.MULTILINE)
     assert match and re.fullmatch(r"python:3\.1[1-9][.\w-]*-slim[\w-]*", match.group(1))
     froms = re.findall(r"^FROM (\S+)", DOCKERFILE, re.MULTILINE)
-    assert all(image in ("${BASE_IMAGE}", "build", "base") for image in froms), froms
+    assert all(image in ("${BASE_IMAGE}", "build", "base", "train-build") for image in froms), froms
     # no `# syntax=` line: that would make BuildKit download a frontend
     assert not re.search(r"^#\s*syntax=", DOCKERFILE, re.MULTILINE)
 
@@ -108,7 +108,7 @@ def test_dockerfile_runtime_is_last_light_non_root_and_checks_its_health():
     assert list(all_stages)[-1] == "runtime"
     runtime = "\n".join(all_stages["runtime"] + all_stages["base"] + all_stages["build"])
     assert "[train]" not in runtime and "tensorflow" not in runtime.lower()
-    for name in ("runtime", "train"):
+    for name in ("runtime", "train", "studio"):
         users = [line.split()[1] for line in all_stages[name] if line.startswith("USER ")]
         assert users and users[-1] not in ("root", "0"), name
     (health,) = [line for line in all_stages["runtime"] if line.startswith("HEALTHCHECK")]
@@ -128,9 +128,20 @@ def test_dockerfile_train_target_installs_the_train_extra():
     assert 'install --quiet -c constraints.txt ".[train]"' in train
 
 
+def test_dockerfile_studio_target_is_the_train_image_with_ray_as_a_head_node():
+    studio = stages()
+    assert 'install --quiet -c constraints.txt ".[train,studio]"' in "\n".join(
+        studio["studio-build"]
+    )
+    (entry,) = [line for line in studio["studio"] if line.startswith("ENTRYPOINT")]
+    assert json.loads(entry.split(None, 1)[1]) == ["ray"]
+    (command,) = [line for line in studio["studio"] if line.startswith("CMD")]
+    assert json.loads(command.split(None, 1)[1])[:3] == ["start", "--head", "--block"]
+
+
 def test_dockerfile_installs_the_versions_pinned_in_constraints_txt():
     installs = [line for lines in stages().values() for line in lines if "pip install" in line]
-    assert len(installs) == 2, installs
+    assert len(installs) == 3, installs
     assert all("pip install --quiet -c constraints.txt " in line for line in installs)
     # the runtime with LiteRT, which runs the bundled .tflite
     assert 'pip install --quiet -c constraints.txt ".[litert]"' in "\n".join(stages()["build"])

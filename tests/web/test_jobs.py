@@ -63,6 +63,7 @@ def test_train_from_the_browser_then_use_the_model_live(tmp_path):
             body = {"dataset": DATASET.name, "name": "browser-model", **TINY}
             status, job = await web.send("POST", "/api/jobs/train", json=body)
             assert status == 202 and job["state"] == "running" and job["kind"] == "train"
+            assert job["studio"] == "local" and job["args"][-2:] == ["--studio", "local"]
             status, busy = await web.send("POST", "/api/jobs/train", json=body)
             assert status == 409 and "still running" in busy["error"]
             web.peer.send("/interface", *GESTURE)  # the performance goes on meanwhile

@@ -1,9 +1,11 @@
 // Files: logs, datasets and models with size, date and dimension; download,
-// delete (after a confirmation), upload models, and switch to a model.
+// delete (after a confirmation), upload models, and switch to a model. A log's
+// View opens the log view (../logview.js): the performance over time, marked good/bad.
 
 import { del, fileUrl, get, post, upload } from "../api.js";
 import { formatBytes, formatDate, h, notice } from "../dom.js";
 import { store } from "../store.js";
+import { logView } from "../logview.js";
 
 const KINDS = [
   ["logs", "Logs", "your recorded performances (one per run)"],
@@ -33,6 +35,7 @@ export function mount(root) {
   const picker = h("input", { type: "file", id: "upload-model", accept: ".tflite,.keras,.h5" });
   const uploadButton = h("button", { type: "button", onclick: () => sendUpload() }, "Upload");
   const dialog = h("dialog", { "aria-labelledby": "confirm-title" });
+  const viewer = logView();
 
   root.append(
     h("h1", {}, "Files"),
@@ -42,6 +45,7 @@ export function mount(root) {
       h("h2", {}, "Upload a model"),
       h("p", {}, h("label", { for: "upload-model" }, "Model file (.tflite, .keras or .h5)"), " ", picker, " ", uploadButton, " ", limitText),
     ),
+    viewer,
     ...sections,
     message,
     dialog,
@@ -130,6 +134,9 @@ export function mount(root) {
             "td",
             { class: "actions" },
             h("a", { href: fileUrl(kind, f.name), download: f.name, "aria-label": `download ${f.name}` }, "Download"),
+            kind === "logs"
+              ? h("button", { type: "button", "aria-label": `view ${f.name}`, onclick: () => viewer.open(f.name) }, "View")
+              : null,
             kind === "models" && f.loadable
               ? h("button", { type: "button", "aria-label": `use ${f.name}`, onclick: () => use(f.name) }, "Use")
               : null,
@@ -142,5 +149,8 @@ export function mount(root) {
   }
 
   refresh();
-  return () => dialog.open && dialog.close();
+  return () => {
+    viewer.close();
+    if (dialog.open) dialog.close();
+  };
 }

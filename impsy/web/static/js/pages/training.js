@@ -115,7 +115,7 @@ export function mount(root) {
 
   function showJob(j) {
     job = j;
-    setText(jobTitle, `${j.kind} #${j.id}`);
+    setText(jobTitle, `${j.kind} #${j.id}${j.studio ? ` on ${j.studio}` : ""}`);
     setText(jobState, j.state);
     progress = j.progress || [];
     const last = progress[progress.length - 1];

@@ -1,0 +1,124 @@
+"""Studios without a cluster: the address and config checks, the unreachable studio, sweeps.
+
+The unreachable studio is a real refused connection on 127.0.0.1; the local
+sweep is real TensorFlow training (size xxs, tiny windows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from click.testing import CliRunner  # noqa: E402
+
+from impsy.cli.train import train  # noqa: E402
+from impsy.config import ConfigError, load_config_text  # noqa: E402
+from impsy.config.studio_address import parse_address  # noqa: E402
+from impsy.errors import ImpsyError  # noqa: E402
+from impsy.studio.sweep import Trial, best_trial, expand, parse_grid, table  # noqa: E402
+from tests.studio.ray_cluster import free_tcp_port  # noqa: E402
+from tests.training.test_train import make_dataset  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+
+def test_addresses_parse_or_are_refused_with_the_text():
+    assert parse_address("127.0.0.1:6379").port == 6379
+    assert parse_address("ray://studio.local:10001").host == "studio.local"
+    assert parse_address("").local and parse_address("local").local
+    for bad in ("127.0.0.1", "host:0", "host:port", ":6379"):
+        with pytest.raises(ImpsyError, match=re.escape(repr(bad))):
+            parse_address(bad)
+
+
+def test_the_studio_section_is_checked_when_the_config_loads():
+    config = load_config_text('[studio]\nbackend = "ray"\naddress = "10.0.0.5:6379"\n')
+    assert config.studio.backend == "ray" and config.studio.address == "10.0.0.5:6379"
+    assert load_config_text("").studio is None
+    with pytest.raises(ConfigError, match=r"\[studio\] backend.*local, ray.*'cloud'"):
+        load_config_text('[studio]\nbackend = "cloud"\n')
+    with pytest.raises(ConfigError, match=r"\[studio\] address.*'nowhere'"):
+        load_config_text('[studio]\nbackend = "ray"\naddress = "nowhere"\n')
+
+
+def test_a_studio_that_cannot_be_reached_is_one_line_naming_it(tmp_path):
+    data = make_dataset(tmp_path / "d.npz")
+    address = f"127.0.0.1:{free_tcp_port()}"  # nothing listens there
+    result = CliRunner().invoke(
+        train,
+        ["-S", str(data), "-O", str(tmp_path), "--studio", "ray", "--studio-address", address],
+    )
+    assert result.exit_code == 2  # impsy's exit status for a mistake the user can fix
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and address in lines[0] and "cannot be reached" in lines[0], (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.glob("*.keras"))
+
+
+def test_a_sweep_grid_expands_in_order_and_refuses_mistakes():
+    grid = parse_grid(["units=16,32 dropout=0,0.2", "seq=8"])
+    assert grid == {"units": [16, 32], "dropout": [0.0, 0.2], "sequence_length": [8]}
+    assert expand(grid) == [
+        {"units": 16, "dropout": 0.0, "sequence_length": 8},
+        {"units": 16, "dropout": 0.2, "sequence_length": 8},
+        {"units": 32, "dropout": 0.0, "sequence_length": 8},
+        {"units": 32, "dropout": 0.2, "sequence_length": 8},
+    ]
+    for bad, said in (
+        ("colour=red", "expected name=value"),
+        ("units=many", "'many' is not an integer"),
+        ("dropout=1.5", "dropout must be 0-0.99"),
+        ("size=huge", "size 'huge'"),
+        ("units=1 units=2", "swept twice"),
+    ):
+        with pytest.raises(ImpsyError, match=re.escape(said)):
+            parse_grid([bad])
+
+
+def test_the_best_trial_has_the_lowest_score_and_failures_never_win():
+    trials = [
+        Trial(1, {"units": 8}, val_nll=2.5, epochs_run=3, best_epoch=3, seconds=1.0),
+        Trial(2, {"units": 16}, val_nll=1.5, epochs_run=3, best_epoch=2, seconds=2.0),
+        Trial(3, {"units": 32}, error="out of memory"),
+    ]
+    best = best_trial(trials)
+    assert best is trials[1]
+    lines = table(trials, best)
+    assert lines[0].split() == ["trial", "units", "epochs", "best", "val_nll", "seconds"]
+    assert lines[2].split() == ["2", "16", "3", "2", "1.5000", "2.0", "*"]
+    assert "failed: out of memory" in lines[3] and not lines[3].endswith("*")
+    assert best_trial([trials[2]]) is None
+
+
+def test_a_sweep_without_ray_runs_the_trials_one_after_another(tmp_path):
+    data = make_dataset(tmp_path / "training-dataset-3d.npz")
+    result = CliRunner().invoke(
+        train,
+        ["-S", str(data), "-O", str(tmp_path / "out"), "-M", "xxs", "-B", "16", "-N", "2",
+         "--name", "swept", "--sweep", "seq=6,8", "--studio", "local"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.index("trial 1/2: sequence_length=6") < out.index("trial 2/2: sequence_length=8")
+    record = json.loads((tmp_path / "out" / "swept-sweep.json").read_text())
+    assert record["studio"] == "local" and len(record["trials"]) == 2
+    scores = [t["val_nll"] for t in record["trials"]]
+    assert all(np.isfinite(scores)) and record["best"] == 1 + int(np.argmin(scores))
+    assert (tmp_path / "out" / "swept.keras").is_file() and (
+        tmp_path / "out" / "swept.tflite"
+    ).is_file()
+    best = json.loads((tmp_path / "out" / "swept.json").read_text())
+    assert best["options"]["sequence_length"] == [6, 8][record["best"] - 1]
+    # one split for every trial: the one for the longest window (8 + 1 rows)
+    assert best["options"]["split_length"] == 9
+    assert not list(Path(tmp_path / "out").glob("*trial*"))  # only the best is kept
