@@ -28,6 +28,9 @@ surprise meter (``impsy.engine.surprise``) scores each gesture under a
 listener that hears only the performer.
 
 The model's own playing (response and battle) is ``impsy.engine.player``.
+Its events and polyphony's answers are also handed, as soon as their
+deadline is known, to outputs that send ahead (``Adapter.send_ahead``: OSC
+time tags), which the engine then skips when the event is due.
 Every instant here comes from one injected ``Clock`` (``impsy.clock``): the
 asyncio loop's when performing, a manual clock in tests, so every mode's
 timing is tested exactly without sleeping. The engine imports no adapter,
@@ -81,6 +84,20 @@ TELEMETRY_SUFFIX = ".telemetry.csv"
 """The run's telemetry (the surprise meter's rows) is ``<log name>.telemetry.csv``."""
 LOG_ROWS_AT_ONCE = 32
 """Kept rows written in one go (~10 µs each); more wait for the next room."""
+
+
+class _Handles:
+    """A polyphony answer's timer and what was sent ahead of it (``Adapter.send_ahead``):
+    dropping the answer withdraws both."""
+
+    __slots__ = ("handles",)
+
+    def __init__(self, *handles: Handle) -> None:
+        self.handles = handles
+
+    def cancel(self) -> None:
+        for handle in self.handles:
+            handle.cancel()
 
 
 @dataclass
@@ -161,8 +178,9 @@ class Engine:
             self.clock,
             self.predictor,
             lambda: self.settings.timescale,
-            self._play_model,
+            self._play_handed,
             self.counters,
+            plan=self._send_ahead,
         )
 
     # ----------------------------------------------------------- lifecycle
@@ -333,18 +351,40 @@ class Engine:
         self._warn.warn(f"{source}:{reason}", f"{source}: ignored bad input: {shown}")
 
     # -------------------------------------------------------------- output
-    def _send(self, values: np.ndarray) -> None:
+    def _send(self, values: np.ndarray, handed: bool = False) -> None:
+        """``values`` to every output; with ``handed``, not to those it was handed to ahead."""
         for adapter in self.adapters:
+            if handed and adapter.ahead_s > 0:
+                continue
             try:
                 adapter.send(values)
             except Exception as err:  # a failing output must not silence the others
                 self._warn.warn(f"send:{adapter.name}", f"{adapter.name}: send failed: {err}")
         self.counters.outputs += 1
 
-    def _play_model(self, values: np.ndarray, deadline: float) -> None:
+    def _send_ahead(self, values: np.ndarray, due: float) -> list[Handle]:
+        """A scheduled event of the model's, to the outputs that send ahead (OSC time tags)
+        as soon as its deadline is known; the handles withdraw it if it is dropped first."""
+        handles = []
+        for adapter in self.adapters:
+            if adapter.ahead_s > 0:
+                try:
+                    handle = adapter.send_ahead(values, due)
+                except Exception as err:  # a failing output must not silence the others
+                    self._warn.warn(f"send:{adapter.name}", f"{adapter.name}: send failed: {err}")
+                    continue
+                if handle is not None:
+                    handles.append(handle)
+        return handles
+
+    def _play_handed(self, values: np.ndarray, deadline: float) -> None:
+        """The player's event is due: played everywhere but where it was handed ahead."""
+        self._play_model(values, deadline, handed=True)
+
+    def _play_model(self, values: np.ndarray, deadline: float, handed: bool = False) -> None:
         now = self.clock.now()
         self.counters.lateness.add(max(0.0, now - deadline))
-        self._send(values)
+        self._send(values, handed)
         self._played = values
         if self.event_log and self.settings.log_predictions:
             # Kept, and written between deadlines: the next note may be microseconds away.
@@ -421,9 +461,9 @@ class Engine:
             self._pending.pop(oldest).cancel()
             self.counters.dropped_predictions += 1
         token = next(self._tokens)
-        self._pending[token] = self.clock.call_at(
-            deadline, self._play_pending, token, plan.values, deadline
-        )
+        timer = self.clock.call_at(deadline, self._play_pending, token, plan.values, deadline)
+        handed = self._send_ahead(plan.values, deadline)
+        self._pending[token] = _Handles(timer, *handed) if handed else timer
 
     def _accompanied(self, event: np.ndarray | None, gesture_time: float) -> None:
         """accompany: play the filled event now (its lateness is the time since the gesture)."""
@@ -456,7 +496,7 @@ class Engine:
     def _play_pending(self, token: int, values: np.ndarray, deadline: float) -> None:
         # Each answer removes its own entry: answers with different dt fire out of order.
         if self._pending.pop(token, None) is not None:
-            self._play_model(values, deadline)
+            self._play_model(values, deadline, handed=True)
 
     def _silence_model(self) -> None:
         """Stop everything the model has queued and release its notes."""

@@ -49,6 +49,12 @@ Two ways out of trouble, both counted:
   rests ``FIRST_DT`` after the last event before it and starts again from
   that event.
 
+Outputs that send ahead (OSC time tags, ``impsy.io.osc_timetag``) get each
+event through ``plan`` as soon as it is armed, its deadline fixed: so an
+event is known at least its own dt before it is due, and what was handed
+over is withdrawn with it if the player stops first. ``replan`` keeps the
+armed event, so it keeps what was handed over too.
+
 Time comes from an injected ``Clock``: the loop's when performing, a manual
 clock in tests, which then check every deadline exactly without sleeping.
 """
@@ -101,6 +107,9 @@ it to run as soon as impsy sleeps), and work right after the send would hold the
 
 Play = Callable[[np.ndarray, float], None]
 """Sends one event's values; gets the deadline it was due at (for lateness)."""
+Plan = Callable[[np.ndarray, float], list[Handle]]
+"""Hands an armed event (values, deadline) to the outputs that send ahead; returns what
+withdraws it."""
 
 
 class Planned(NamedTuple):
@@ -131,8 +140,11 @@ class Player:
         counters: Counters,
         *,
         work_clock: Callable[[], float] = time.perf_counter,
+        plan: Plan | None = None,
     ) -> None:
         self.clock = clock
+        self._plan = plan
+        self._handed: list[Handle] = []  # the armed event, as handed to outputs that send ahead
         self._work_clock = work_clock  # real time spent predicting (FILL_BUDGET_S), not music
         self.predictor = predictor
         self._timescale = timescale
@@ -211,6 +223,10 @@ class Player:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if keep is None:  # the armed event goes: so does what was sent ahead of it
+            for handle in self._handed:
+                handle.cancel()
+            self._handed = []
         if self._filling is not None:
             self._filling.cancel()
             self._filling = None
@@ -337,6 +353,8 @@ class Player:
         else:
             self._deadline += head.dt * self._timescale()
             self._timer = self.clock.call_at(self._deadline, self._fire, run)
+            if self._plan is not None:
+                self._handed = self._plan(head.values, self._deadline)
 
     def _advance(self, run: int) -> None:
         """The armed event is done: arm the next, if one is planned."""
@@ -351,6 +369,7 @@ class Player:
         if run != self._run:
             return
         self._timer = None
+        self._handed = []  # it has left (or leaves now)
         values = self._queue[0].values
         assert values is not None
         self._sounding = True

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from impsy.clock import Handle
 from impsy.engine.eventlog import EventLog
 from impsy.engine.stats import Counters
 
@@ -91,6 +92,9 @@ class Adapter(abc.ABC):
     """
 
     name: str = "adapter"
+    ahead_s: float = 0.0
+    """How long before they are due this output sends the model's scheduled events (OSC time
+    tags); 0: it plays what ``send`` gives it when it is given."""
 
     @abc.abstractmethod
     async def start(self, engine: Performance) -> None:
@@ -103,6 +107,13 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def send(self, values: np.ndarray) -> None:
         """Play one output vector ``x_1..x_n`` (already clipped to [0, 1])."""
+
+    def send_ahead(self, values: np.ndarray, due: float) -> Handle | None:
+        """With ``ahead_s`` > 0: take an event of the model's playing due at ``due`` (the
+        engine's clock) as soon as that is known, and send it when the adapter sees fit;
+        the engine does not ``send`` it again when it is due. The handle withdraws it
+        while it has not left (None: it has)."""
+        raise NotImplementedError(f"{self.name} does not send ahead")
 
     def release(self) -> None:  # noqa: B027 - most adapters have nothing sounding
         """Silence whatever the model left sounding (note-offs)."""

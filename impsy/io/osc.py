@@ -16,6 +16,14 @@ directly (a fixed layout, so one ``struct.pack`` instead of a builder). The
 receive buffer is raised so a burst from a controller is queued by the
 kernel rather than dropped; what it drops all the same is counted
 (``dropped_by_kernel`` in the status) and reported.
+
+With ``timetag_ahead_ms`` (off by default), the model's playing leaves that
+long before it is due, in a bundle stamped with when it is due
+(``impsy.io.osc_timetag``): the engine hands each event over as soon as its
+deadline is fixed (``send_ahead``), and the sequencer its OSC tracks' notes
+likewise (``send_message_at``, with the sequencer's own look-ahead).
+Immediate answers (``accompany``, ``input_thru`` echoes, replies) still
+leave at once as plain messages.
 """
 
 from __future__ import annotations
@@ -31,11 +39,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
+from impsy.clock import Clock, Handle, LoopClock
 from impsy.engine.loop import call_background
 from impsy.engine.ports import Adapter
 from impsy.engine.table import Pending
 from impsy.errors import CommandError
 from impsy.io.osc_guard import BUNDLE_PREFIX, LIBRARY_WARNINGS, bundle_problem
+from impsy.io.osc_timetag import TimedSender, WallClock
 from impsy.ratelimit import RateLimitedWarning
 
 if TYPE_CHECKING:
@@ -148,15 +158,26 @@ class OSCAdapter(Adapter):
     """The ``[osc]`` section: one UDP socket for input, output and command replies.
 
     ``commands`` is the run's command table; without one, ``/impsy/...``
-    messages are counted as bad input.
+    messages are counted as bad input. ``clock`` is the one the engine's
+    deadlines are on (the loop's).
     """
 
     name = "osc"
 
     def __init__(
-        self, config: OscConfig, dimension: int, commands: CommandTable | None = None
+        self,
+        config: OscConfig,
+        dimension: int,
+        commands: CommandTable | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self.ahead_s = config.timetag_ahead_ms / 1000
+        """The look-ahead of the model's playing (``[osc] timetag_ahead_ms``); 0: off."""
+        clock = clock or LoopClock()
+        self.wall = WallClock(clock.now)
+        """The loop clock as wall-clock (NTP) time, for the time tags."""
+        self._timed = TimedSender(clock, self.wall, self._send_datagram)
         self.dimension = dimension
         self.commands = commands
         self.engine: Engine | None = None
@@ -260,14 +281,31 @@ class OSCAdapter(Adapter):
     def describe(self) -> str:
         host, port = self.listen_address or (self.config.server_ip, self.config.server_port)
         client = self.client or (self.config.client_ip, self.config.client_port)
+        ahead = f", time-tagged {self.ahead_s * 1000:g} ms ahead" if self.ahead_s > 0 else ""
         return (
             f"OSC in udp://{host}:{port} (/interface, /impsy/*), "
-            f"out udp://{client[0]}:{client[1]} {self.config.output_address}"
+            f"out udp://{client[0]}:{client[1]} {self.config.output_address}{ahead}"
         )
 
     def send(self, values: np.ndarray) -> None:
         if self.transport is not None and self.client is not None:
             self.transport.sendto(self._encoder.encode(values), self.client)
+
+    def send_ahead(self, values: np.ndarray, due: float) -> Handle | None:
+        """An event of the model's playing due at ``due`` (loop clock): sent ``ahead_s``
+        before, stamped with ``due``; the handle withdraws it while it waits."""
+        return self._timed.send(self._encoder.encode(values), due, self.ahead_s)
+
+    def send_message_at(
+        self, address: str, args: list[Any], due: float, ahead_s: float
+    ) -> Handle | None:
+        """Any OSC message due at ``due`` (loop clock), sent ``ahead_s`` before, stamped
+        with ``due``; one already due goes at once, plain (the sequencer's OSC notes)."""
+        return self._timed.send(encode_message(address, args), due, ahead_s)
+
+    def _send_datagram(self, data: bytes) -> None:
+        if self.transport is not None and self.client is not None:
+            self.transport.sendto(data, self.client)
 
     def send_surprise(self, value: float) -> None:
         """``/impsy/surprise f`` to the client: the surprise meter, as a value a patch can use."""

@@ -20,7 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
-EVENT_KINDS: tuple[str, ...] = ("playhead", "edit", "transport", "ghosts", "pattern", "tempo")
+EVENT_KINDS: tuple[str, ...] = (
+    "playhead",
+    "edit",
+    "transport",
+    "ghosts",
+    "pattern",
+    "tempo",
+    "link",
+)
 EDIT_MODES: tuple[str, ...] = ("step", "live")
 MIN_BPM = 20.0
 MAX_BPM = 300.0
@@ -37,6 +45,7 @@ class SequencerEvent:
     - "ghosts": {"ghosts": [{"track","step","notes","velocity"}]}
     - "pattern": {"selected_pattern", "selected_track", "queued_pattern", "edit_mode"}
     - "tempo": {"tempo": bpm, "swing": amount}
+    - "link": {"peers": how many other Link peers are in the session}
     """
 
     kind: str

@@ -9,6 +9,7 @@ wiring; each job is a part with its own module:
 - ``transport``: start, stop, tempo, swing, and the scheduler that plays the
   grid on absolute deadlines (bar lines, the song, MIDI clock out);
 - ``follow``: MIDI clock in (``clock = "follow"``);
+- ``linkfollow``: Ableton Link (``clock = "link"``), joined by the adapter;
 - ``editor``: steps, mute and solo, undo, keyboard notes;
 - ``model_lane``: the model's predictions on the grid, and ghost steps;
 - ``voices``: the notes sounding and their note-offs;
@@ -22,7 +23,7 @@ pattern past the bank, nothing to undo, starting while following).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from impsy.clock import Clock
@@ -32,6 +33,8 @@ from impsy.sequencer.editor import Editor, Gesture
 from impsy.sequencer.events import Notifier
 from impsy.sequencer.follow import ClockFollower
 from impsy.sequencer.lateness import LatenessStats
+from impsy.sequencer.link import LinkSession
+from impsy.sequencer.linkfollow import LinkFollower
 from impsy.sequencer.model_lane import Ghost, ModelLane
 from impsy.sequencer.pattern import Bank, Pattern
 from impsy.sequencer.state import State
@@ -123,6 +126,8 @@ class Sequencer:
         )
         self.timeline = self.transport.timeline
         self.follower = ClockFollower(self.transport, self.events)
+        self.link: LinkFollower | None = None
+        """With ``clock = "link"``, once ``join_link`` has joined the session."""
         self.estimator = self.follower.estimator
         self.editor = Editor(self.state, self.transport, self.voices, self.events)
         self.lane = ModelLane(
@@ -215,6 +220,35 @@ class Sequencer:
 
     def set_swing(self, amount: float) -> None:
         self.transport.set_swing(amount)
+
+    def join_link(self, session: LinkSession) -> LinkFollower:
+        """Follow an open Link session (``clock = "link"``)."""
+        self.link = LinkFollower(self.transport, self.events, session, self.clock)
+        self.link.open()
+        return self.link
+
+    def leave_link(self) -> None:
+        """Stop following the session; impsy stops, the session plays on."""
+        link, self.link = self.link, None
+        if link is not None:
+            link.close()
+
+    def set_latency(self, offsets_s: Mapping[str, float], clock_ports: Iterable[str] = ()) -> None:
+        """Latency offsets in seconds by output name (a MIDI port, or "osc"): each
+        output's notes leave that long before they are due (``impsy.sequencer.voices``),
+        and MIDI clock ticks the largest offset of ``clock_ports`` before theirs."""
+        leads = {name: s for name, s in offsets_s.items() if s > 0}
+        self.voices.leads = leads
+        transport = self.transport
+        transport.clock_lead_s = max((leads.get(name, 0.0) for name in clock_ports), default=0.0)
+        transport.lead_s = self.voices.most_ahead()
+
+    def set_timetags(self, aheads_s: Mapping[str, float]) -> None:
+        """Time-tag look-ahead in seconds by output name ("osc"): its notes are handed over
+        that long before they leave, each with when it is due (``impsy.sequencer.voices``);
+        the transport runs early enough for the largest offset plus look-ahead."""
+        self.voices.aheads = {name: s for name, s in aheads_s.items() if s > 0}
+        self.transport.lead_s = self.voices.most_ahead()
 
     def clock_message(
         self, message: list[int] | tuple[int, ...], when: float | None = None
@@ -359,6 +393,8 @@ class Sequencer:
                 "bpm_estimate": round(estimate, 3) if estimate is not None else None,
                 "messages_in": follower.messages_in,
                 "lateness": transport.clock_lateness.as_dict() if master else None,
+                # With clock = "link" only: peers, tempo, beat and phase of the session.
+                **({"link": self.link.status()} if self.link is not None else {}),
             },
             "skipped": transport.skipped,
         }

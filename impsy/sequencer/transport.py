@@ -17,12 +17,24 @@ transport hands ``(track, step, deadline)`` to ``play``.
 Following MIDI clock (``impsy.sequencer.follow``), the incoming ticks move
 the position and the timer only runs what falls between two ticks (swung
 steps): events past ``horizon`` wait for the next tick.
+
+With Ableton Link (``clock = "link"``) the session owns start, stop and
+tempo: those requests go to ``session`` (``impsy.sequencer.linkfollow``),
+which moves the tempo anchor onto Link's timeline and starts and stops the
+transport through the same moves as the MIDI clock follower.
+
+Outputs with a latency offset (or a time-tag look-ahead) are served early:
+every event runs ``lead_s`` (the largest) before its musical deadline, and
+the deadline handed to ``play`` stays the musical one, so each output sends
+at its own time before it (``impsy.sequencer.voices``).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from impsy.clock import Clock, Handle
 from impsy.errors import CommandError
@@ -41,16 +53,30 @@ from impsy.sequencer.timeline import (
 )
 from impsy.sequencer.voices import Voices
 
-CLOCK_SOURCES = ("internal", "master", "follow")
+CLOCK_SOURCES = ("internal", "master", "follow", "link")
 START_DELAY_S = 0.005
 """Start and continue are scheduled this far ahead so the first events are not late."""
 SKIP_AFTER_S = 0.05
 """A step this late (a stalled machine) is skipped, not played."""
+EARLY_S = 2e-5
+"""Output due later than this after the event ran (a smaller latency offset) waits for it."""
 BAR, CLOCK_TICK, STEP = 0, 1, 2
 """Kinds of event, in the order they run when due on the same tick."""
 
 StepDue = Callable[[int, int, float], None]
 """A step to sound: (track index, step in the track, deadline)."""
+
+
+class SessionClock(Protocol):
+    """A shared clock that owns start, stop and tempo (Link: ``linkfollow.LinkFollower``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def continue_(self) -> None: ...
+
+    def set_tempo(self, bpm: float) -> None: ...
 
 
 def pattern_ticks(pattern: Pattern) -> int:
@@ -98,6 +124,14 @@ class Transport:
         self.playing = False
         self.horizon: float | None = None
         """Following: the tick events wait for (the next one to come in); else None."""
+        self.session: SessionClock | None = None
+        """With ``clock_source = "link"``: the session start, stop and tempo go to."""
+        self.lead_s = 0.0
+        """Events run this long before their deadline: the largest output latency offset
+        (with its time-tag look-ahead, ``Voices.most_ahead``)."""
+        self.clock_lead_s = 0.0
+        """MIDI clock ticks leave this long before their deadline (the clock ports' offset)."""
+        self._ticks_waiting: deque[Handle] = deque()  # in the order they fire
         self.bar_number = 0
         """The number of the next bar line to come (bar 0 starts at the top)."""
         tracks = len(state.pattern.tracks)
@@ -114,6 +148,9 @@ class Transport:
     def start(self) -> None:
         """Play from the top of the pattern (or the song)."""
         self._not_following("start")
+        if self.clock_source == "link":
+            self._session().start()
+            return
         if self.playing:
             self.halt()
         self.top()
@@ -121,6 +158,13 @@ class Transport:
 
     def stop(self) -> None:
         self._not_following("stop")
+        if self.clock_source == "link":
+            self._session().stop()
+            return
+        self.stopped()
+
+    def stopped(self) -> None:
+        """Stop here, keeping the position for continue; listeners are told."""
         if not self.playing:
             return
         self._position = max(0.0, self.timeline.tick_at(self.clock.now()))
@@ -128,9 +172,17 @@ class Transport:
         self._send_clock([midiclock.STOP])
         self.events.emit("transport", playing=False, state="stop")
 
+    @property
+    def stopped_at(self) -> float:
+        """The tick where the last stop left off."""
+        return self._position
+
     def continue_(self) -> None:
         """Play on from where stop left off (at the next sixteenth)."""
         self._not_following("continue")
+        if self.clock_source == "link":
+            self._session().continue_()
+            return
         if self.playing:
             return
         self._play_from(math.ceil(self._position / 6) * 6, "continue")
@@ -138,6 +190,9 @@ class Transport:
     def set_tempo(self, bpm: float) -> None:
         if self.clock_source == "follow":
             raise CommandError("the tempo follows MIDI clock; change it on the master")
+        if self.clock_source == "link":
+            self._session().set_tempo(bpm)
+            return
         self.timeline.set_tempo(bpm, self.clock.now())
         if self.playing:
             self._schedule()
@@ -161,6 +216,11 @@ class Transport:
         if self.clock_source == "follow":
             raise CommandError(f"cannot {what}: the sequencer follows MIDI clock; use the master")
 
+    def _session(self) -> SessionClock:
+        if self.session is None:
+            raise CommandError("the sequencer has not joined the Link session yet")
+        return self.session
+
     def _play_from(self, tick: int, how: str) -> None:
         now = self.clock.now()
         self.locate(tick)
@@ -169,7 +229,7 @@ class Transport:
         else:
             self._send_clock(midiclock.song_position(tick // midiclock.TICKS_PER_SIXTEENTH))
             self._send_clock([midiclock.CONTINUE])
-        self.timeline.anchor(now + START_DELAY_S, tick)
+        self.timeline.anchor(now + START_DELAY_S + self.lead_s, tick)
         self.resume(how)
         self._schedule()
 
@@ -183,6 +243,9 @@ class Transport:
         """Stop playing at once: the timer off, every note released."""
         self.playing = False
         self._cancel_timer()
+        for handle in self._ticks_waiting:
+            handle.cancel()
+        self._ticks_waiting.clear()
         self.voices.release(model_only=False)
         self.playheads = [-1] * len(self.state.pattern.tracks)
 
@@ -211,6 +274,11 @@ class Transport:
         self._cancel_timer()
         self._run_due(tick)
         self._schedule()
+
+    def reschedule(self) -> None:
+        """The anchor moved (a new reading of a shared clock): time the next event again."""
+        if self.playing:
+            self._schedule()
 
     # ------------------------------------------------------------ the grid
     def playhead(self, track: int) -> int:
@@ -269,7 +337,12 @@ class Transport:
         tick, _, _ = self._next_event()
         if self.horizon is not None and tick > self.horizon - 1e-9:
             return  # the next incoming tick will run it
-        self._timer = self.clock.call_at(self.timeline.time_at(tick), self._on_timer, tick)
+        when = self.timeline.time_at(tick) - self._lead()
+        self._timer = self.clock.call_at(when, self._on_timer, tick)
+
+    def _lead(self) -> float:
+        """How early events run: ``lead_s``, but not following (ticks cannot come early)."""
+        return 0.0 if self.horizon is not None else self.lead_s
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -284,19 +357,24 @@ class Transport:
     def _run_due(self, upto: float) -> None:
         """Run every event at or before tick ``upto``, in order, recording lateness."""
         now = self.clock.now()
+        lead = self._lead()
         while self.playing:
             tick, kind, index = self._next_event()
             if tick > upto + 1e-9:
                 return
             deadline = self.timeline.time_at(tick)
-            late = now - deadline
+            late = now - (deadline - lead)
             if kind == BAR:
                 self._bar(int(tick))
             elif kind == CLOCK_TICK:
-                # Late ticks are still sent: a follower counts them to know where it is.
-                self.clock_lateness.add(late)
-                self._send_clock([midiclock.CLOCK])
                 self._next_clock_tick += 1
+                send_at = deadline - self.clock_lead_s
+                if send_at > now + EARLY_S:  # the clock ports' offset is below lead_s
+                    self._ticks_waiting.append(
+                        self.clock.call_at(send_at, self._tick_waited, send_at)
+                    )
+                else:
+                    self._tick_out(send_at)
             else:
                 self.lateness.add(late)
                 skip = late > SKIP_AFTER_S
@@ -342,6 +420,16 @@ class Transport:
             self.events.emit("playhead", step=position, steps=list(self.playheads))
         if not silent:
             self.play(index, position, deadline)
+
+    def _tick_waited(self, send_at: float) -> None:
+        self._ticks_waiting.popleft()
+        self._tick_out(send_at)
+
+    def _tick_out(self, send_at: float) -> None:
+        """A MIDI clock tick leaves. Late ticks are still sent: a follower counts them to
+        know where it is."""
+        self.clock_lateness.add(self.clock.now() - send_at)
+        self._send_clock([midiclock.CLOCK])
 
     def _send_clock(self, message: list[int]) -> None:
         if self.clock_source == "master" and self.clock_output is not None:

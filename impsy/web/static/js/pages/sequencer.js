@@ -23,6 +23,8 @@ export function mount(root) {
   const swing = h("input", { type: "number", id: "seq-swing", min: 0, max: 0.75, step: 0.05 });
   const tempoNow = h("output", { "aria-label": "current tempo" }, "–");
   const transportNow = h("output", { "aria-label": "transport state" }, "–");
+  // With clock = "link": the session's peers and phase (refreshed with the snapshot).
+  const linkNow = h("output", { "aria-label": "Link session", hidden: true }, "");
   const editMode = h("select", { id: "seq-edit-mode" }, h("option", { value: "step" }, "step"), h("option", { value: "live" }, "live"));
   const ghostsNow = h("output", { "aria-label": "ghost steps" }, "0");
   const undoNow = h("output", { "aria-label": "undo steps" }, "0");
@@ -91,6 +93,7 @@ export function mount(root) {
       h("button", { type: "button", onclick: () => act("continue") }, "Continue"),
     ),
     h("span", {}, transportNow),
+    linkNow,
     h("label", { for: "seq-tempo" }, "Tempo (BPM)"), tempo, h("span", {}, "now ", tempoNow),
     h("label", { for: "seq-swing" }, "Swing"), swing,
     h("label", { for: "seq-edit-mode" }, "Edit mode"), editMode,
@@ -174,6 +177,12 @@ export function mount(root) {
     showSelected();
     setText(tempoNow, Number(snap.tempo).toFixed(1));
     setText(transportNow, snap.playing ? "playing" : "stopped");
+    const link = snap.clock && snap.clock.link;
+    linkNow.hidden = !link;
+    if (link) {
+      const peers = `${link.peers} peer${link.peers === 1 ? "" : "s"}`;
+      setText(linkNow, `Link: ${peers}, beat ${Number(link.phase).toFixed(2)} of ${link.quantum}${link.start_stop_sync ? ", start/stop sync" : ""}`);
+    }
     if (document.activeElement !== tempo) tempo.value = Number(snap.tempo).toFixed(1);
     if (document.activeElement !== swing) swing.value = snap.swing;
     editMode.value = snap.edit_mode;
