@@ -47,6 +47,12 @@ def patterns() -> None:
     show_default=True,
     help="The audio loops' tempo in BPM (their length must be whole bars of four beats).",
 )
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="FILE",
+    help="Leave this file out of the folders given (repeatable).",
+)
 @user_errors
 def train_patterns(
     sources: tuple[str, ...],
@@ -57,6 +63,7 @@ def train_patterns(
     seed: int,
     drums: bool,
     tempo: float,
+    exclude: tuple[str, ...],
 ) -> None:
     """Train a pattern model on the bars of SOURCES (banks, MIDI files, audio loops, folders)."""
     from impsy.errors import ImpsyError
@@ -64,7 +71,7 @@ def train_patterns(
     from impsy.sequencer.learn.material import collect
     from impsy.sequencer.learn.vae import PatternVAE
 
-    material = collect(sources, drums=drums, tempo=tempo)
+    material = collect(sources, drums=drums, tempo=tempo, exclude=exclude)
     for path, count in material.sources:
         click.echo(f"  {count:5d} bars  {path}")
     for path, why in material.skipped:
@@ -75,6 +82,7 @@ def train_patterns(
     tracks, steps = bars.shape[1], bars.shape[2]
     model = PatternVAE(tracks, steps, latent=latent, seed=seed)
     history = model.fit(bars, epochs=epochs, seconds=seconds)
+    model.remember(bars, material.sources)  # the web UI's map of the training bars
     model.save(output)
     knobs = PatternKnobs(model)
     smooth = ", ".join(f"{steps_changed_per_tenth(knobs, k):.2f}" for k in range(latent))

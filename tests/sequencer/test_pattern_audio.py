@@ -80,6 +80,43 @@ def test_each_band_finds_its_hits_within_a_few_milliseconds():
         assert np.abs(found - expected).max() < 0.008, (name, found - expected)
 
 
+def clicks_in_hiss(tempo: float, hiss: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two bars of white noise at ``hiss`` of full scale (standard deviation) with soft
+    metronome clicks (5 ms of noise, levels 0.4-1) on ten random sixteenths: the samples and
+    the clicks' times."""
+    rng = np.random.default_rng(seed)
+    step_s = 60.0 / tempo / 4
+    out = rng.standard_normal(int(32 * step_s * RATE)) * hiss
+    tc = np.arange(int(0.005 * RATE)) / RATE
+    click = rng.standard_normal(len(tc)) * 0.5 * np.exp(-tc * 900)
+    times = np.sort(rng.choice(32, 10, replace=False)) * step_s
+    for t in times:
+        i = int(round(t * RATE))
+        out[i : i + len(click)] += click * rng.uniform(0.4, 1.0)
+    return out, times
+
+
+def test_soft_clicks_in_hiss_are_found_and_nothing_is_invented():
+    """Precision and recall at least 0.95 at 90, 120 and 150 BPM in 0, 1 and 3 % hiss (3 %:
+    the softest clicks stand only 4-9 dB above the hiss in the high band, where a rule of
+    10 dB once lost half of them), every found click within 10 ms of its time."""
+    seed = 0
+    for hiss in (0.0, 0.01, 0.03):
+        for tempo in (90.0, 120.0, 150.0):
+            found = true = matched = 0
+            for _ in range(3):
+                seed += 1
+                samples, times = clicks_in_hiss(tempo, hiss, seed)
+                onsets = detect(samples, RATE)
+                every = np.sort(np.concatenate(onsets.times))  # a click is heard in every band
+                heard = every[np.concatenate([[True], np.diff(every) > 0.03])]
+                near = np.abs(heard[:, None] - times[None, :]).min(axis=1)
+                found, true = found + len(heard), true + len(times)
+                matched += int((near < 0.01).sum())
+            case = f"{tempo:g} BPM, {hiss:.0%} hiss: {matched} of {true} clicks, {found} found"
+            assert matched / found >= 0.95 and matched / true >= 0.95, case
+
+
 @pytest.mark.parametrize("width", [2, 3])
 def test_a_wav_loop_becomes_bars_with_steps_and_micro_timing(tmp_path, width):
     samples, _ = synth_loop()

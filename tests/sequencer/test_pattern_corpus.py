@@ -6,11 +6,14 @@ each step's expected on/velocity/offset is computed from those ticks.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mido
 import numpy as np
 import pytest
 
 from impsy.sequencer.learn.corpus import GM_DRUMS, CorpusError, bars_from_midi, bars_from_pattern
+from impsy.sequencer.learn.material import collect
 from impsy.sequencer.pattern import Pattern, Step, Track
 
 TPB = 480  # ticks per beat
@@ -150,3 +153,26 @@ def test_impsy_patterns_train_learns_a_folder_of_loops_and_skips_the_broken(tmp_
     assert (model.tracks, model.steps, model.latent) == (6, 16, 2)
     bar = model.decode(np.zeros((1, 2)))[0]
     assert (bar[2, ::2, 0] > 0.5).all(), "the hats on every other step"
+    # The map of the training bars (for the web UI): every bar's point and its file.
+    corpus = model.corpus
+    assert corpus is not None and corpus.means.shape == (24, 2)
+    assert corpus.sources == [f"loop{i}.mid" for i in (0, 1, 10, 11, *range(2, 10))]
+    assert corpus.source.tolist() == [i for i in range(12) for _ in range(2)]
+    np.testing.assert_allclose(corpus.means, model.encode(collect([loops]).bars), atol=1e-5)
+
+
+def test_a_file_left_out_of_a_folder_is_not_read(tmp_path):
+    """A running sequencer's bank file inside its patterns folder: training is given the bank
+    as it is now, so its saved (maybe stale) copy is left out and counts once, not twice."""
+    folder = tmp_path / "patterns"
+    folder.mkdir()
+    for name, bars in (("kept.mid", 2), ("bank.mid", 1)):
+        write_midi(folder / name, [(b * 16 * STEP, 36, 100) for b in range(bars)], bars=bars)
+    assert [Path(p).name for p, _ in collect([folder]).sources] == ["bank.mid", "kept.mid"]
+    material = collect([folder], exclude=[folder / "bank.mid"])
+    assert [Path(p).name for p, _ in material.sources] == ["kept.mid"]
+    assert len(material.bars) == 2
+    printed = train_cli(
+        folder, tmp_path / "p.npz", "--epochs", "2", "--exclude", str(folder / "bank.mid")
+    )
+    assert "bank.mid" not in printed and "2 bars of" in printed

@@ -60,6 +60,38 @@ def test_generate_and_vary_are_seeded_and_vary_stays_near(trained):
     assert 0 < np.linalg.norm(moved - start) < 1.5
 
 
+@pytest.fixture(scope="module")
+def small() -> tuple[PatternVAE, np.ndarray, np.ndarray]:
+    """A model of only 100 bars, 4 knobs, with its map: where the prior reaches past the bars."""
+    bars, styles = corpus(100, seed=4)
+    model = PatternVAE(tracks=4, steps=16, latent=4, seed=0)
+    model.fit(bars, epochs=300)
+    model.remember(bars)
+    return model, bars, styles
+
+
+def test_generated_bars_are_as_dense_as_the_training_bars_and_as_varied(small):
+    """1,000 bars from ``generate``: every one's density (steps that play, at threshold 0.5)
+    within the training bars' lowest and highest, the styles in about the corpus's shares."""
+    model, bars, styles = small
+    knobs = PatternKnobs(model)
+    rng = np.random.default_rng(7)
+    points = np.array([knobs.generate(rng).copy() for _ in range(1000)])
+    on = model.decode(points)[..., 0] > 0.5
+    density = on.mean(axis=(1, 2))
+    trained = bars[..., 0].mean(axis=(1, 2))
+    assert trained.min() <= density.min() and density.max() <= trained.max()
+    assert len(np.unique(points, axis=0)) == 1000, "a new point every time"
+    grids = np.array([grid(s) for s in range(len(STYLES))])
+    nearest = np.array([np.argmin([(bar != g).sum() for g in grids]) for bar in on])
+    for style in range(len(STYLES)):
+        assert abs((nearest == style).mean() - (styles == style).mean()) < 0.1, style
+    bare = PatternVAE(tracks=4, steps=16, latent=4, seed=0)  # saved without its map: the prior
+    bare.params = model.params
+    drawn = PatternKnobs(bare).generate(np.random.default_rng(7))
+    np.testing.assert_array_equal(drawn, np.random.default_rng(7).standard_normal(4))
+
+
 def test_the_threshold_makes_bars_sparser_or_denser(trained):
     model, _, _ = trained
     knobs = PatternKnobs(model)

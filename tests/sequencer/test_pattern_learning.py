@@ -101,11 +101,69 @@ def test_knobs_generate_vary_and_threshold_are_rows(model_file):
         table.call("learn/interpolate", [0, 7, 0.5])
 
 
+@pytest.fixture(scope="module")
+def hats_model() -> PatternVAE:
+    """A model that knows only hats and claps (tracks 3 and 4): its bars are not the old's."""
+    bars, _ = corpus(200, seed=5)
+    bars[:, :2] = 0
+    model = PatternVAE(tracks=4, steps=16, latent=2, seed=1)
+    model.fit(bars, epochs=60)
+    return model
+
+
+def test_a_new_models_bar_takes_over_the_old_ones_at_the_bar_line(model_file, hats_model):
+    """While the tracks play the old model's bar, a newly trained model brings its own at the
+    next bar line (not before); once they were edited by hand, it leaves them alone."""
+    clock, seq, learning, table = rig(model_file.parent)
+    new = hats_model
+    seq.start()
+    table.call("learn/interpolate", [0, 1, 1.0])
+    clock.advance(2.01)  # the old model's bar is in, at the first bar line
+    old_bar = on_grid(seq)
+    assert old_bar[:2].any()
+    learning.arrive(new)
+    clock.advance(1.0)
+    assert learning.knobs.model is not new and (on_grid(seq) == old_bar).all(), "not mid-bar"
+    clock.advance(1.0)  # the bar line at 4 s
+    assert learning.knobs.model is new
+    new_bar = on_grid(seq)
+    assert not new_bar[:2].any() and new_bar[2:].any(), "the new model's bar, whole"
+    np.testing.assert_array_equal(new_bar, new.decode(np.zeros((1, 2)))[0, ..., 0] > 0.5)
+    table.call("seq/toggle", [3, 1])  # a hand edit: the tracks are the performer's now
+    edited = on_grid(seq)
+    learning.arrive(PatternVAE.load(model_file))
+    clock.advance(2.0)
+    assert learning.knobs.model.tracks == 4 and learning.knobs.model is not new
+    np.testing.assert_array_equal(on_grid(seq), edited)
+
+
+def test_a_new_models_bar_replaces_the_old_ones_proposal_until_it_is_accepted(
+    model_file, hats_model
+):
+    clock, seq, learning, table = rig(model_file.parent)
+    table.call("learn/to", ["ghost"])
+    table.call("learn/knob", [0, 1.0])  # stopped: proposed at once
+    assert 0 in {t for t, _ in seq.lane.proposal}, "the old model's kicks"
+    learning.arrive(hats_model)  # stopped: in at once, its bar proposed in the old one's place
+    assert learning.knobs.model is hats_model
+    assert seq.lane.proposal and {t for t, _ in seq.lane.proposal} <= {2, 3}
+    table.call("seq/accept")
+    accepted = on_grid(seq)
+    learning.arrive(PatternVAE.load(model_file))  # nothing waits: nothing is proposed
+    assert not seq.lane.proposal and (on_grid(seq) == accepted).all()
+
+
 def test_without_a_model_the_rows_say_how_to_make_one(tmp_path, caplog):
     clock, seq, learning, table = rig(tmp_path)
     with pytest.raises(CommandError, match="no pattern model: train one \\(impsy patterns train"):
         table.call("learn/generate")
-    assert table.call("learn/status") == {"model": "", "knobs": 0, "pending": 0, "training": 0}
+    assert table.call("learn/status") == {
+        "model": "",
+        "knobs": 0,
+        "pending": 0,
+        "training": 0,
+        "to": "track",
+    }
     (tmp_path / MODEL_NAME).write_bytes(b"damaged")
     with caplog.at_level(logging.WARNING, logger="impsy"):
         clock, seq, learning, table = rig(tmp_path)

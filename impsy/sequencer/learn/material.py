@@ -36,7 +36,9 @@ class Material:
     """(file, why)."""
 
 
-def _files(sources: Iterable[str | Path]) -> list[Path]:
+def _files(sources: Iterable[str | Path], exclude: Iterable[str | Path] = ()) -> list[Path]:
+    """The files of ``sources`` (folders searched), less those of ``exclude``."""
+    left_out = {Path(path).resolve() for path in exclude}
     found: list[Path] = []
     for source in sources:
         path = Path(source)
@@ -44,19 +46,26 @@ def _files(sources: Iterable[str | Path]) -> list[Path]:
             found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
         else:
             found.append(path)
-    return found
+    return [path for path in found if path.resolve() not in left_out]
 
 
 def collect(
-    sources: Iterable[str | Path], drums: bool = True, steps: int = 16, tempo: float = 120.0
+    sources: Iterable[str | Path],
+    drums: bool = True,
+    steps: int = 16,
+    tempo: float = 120.0,
+    exclude: Iterable[str | Path] = (),
 ) -> Material:
-    """Every bar of every source; MIDI files through the General MIDI drum map with ``drums``;
-    audio loops (three bands: low, mid, high) at ``tempo``."""
+    """Every bar of every source but the files of ``exclude``; MIDI files through the General
+    MIDI drum map with ``drums``; audio loops (three bands: low, mid, high) at ``tempo``.
+
+    ``exclude`` is for a running sequencer's bank file inside its patterns folder: the bank
+    as played is given separately, and its saved copy may be stale, so it would count twice."""
     from impsy.sequencer.files.storage import BankFileError, load_bank
 
     parts: list[np.ndarray] = []
     material = Material(np.zeros((0, 1, steps, FEATURES)))
-    for path in _files(sources):
+    for path in _files(sources, exclude):
         suffix = path.suffix.lower()
         try:
             if suffix in BANK_SUFFIXES:

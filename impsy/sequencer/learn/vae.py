@@ -21,6 +21,13 @@ seconds on two cores.
 The gradients are written out (the model is two small MLPs), checked
 against finite differences by the tests; Adam does the steps. Everything
 is seeded: the same corpus and seed give the same model.
+
+A trained model can keep its corpus's map (:class:`CorpusMap`): each
+training bar's point (the posterior mean), how wide its posterior is, how
+dense it is and the file it came from, so the web UI can place every
+training pattern in the latent space without the corpus at hand, and
+``generate`` can draw where the training bars are (see
+:meth:`impsy.sequencer.learn.knobs.PatternKnobs.generate`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +44,24 @@ FEATURES = 3
 LATENT_RANGE = 3.0
 """Latent knobs run -3..3: the prior puts 99.7 % of its mass there."""
 _NAMES = ("W1", "b1", "Wmu", "bmu", "Wlv", "blv", "W2", "b2", "W3", "b3")
+MAX_SOURCE_NAME = 255
+
+
+@dataclass
+class CorpusMap:
+    """Where the training bars sit in the latent space, and which file each came from."""
+
+    means: np.ndarray
+    """``(bars, latent)``: each training bar's posterior mean, in the order trained on."""
+    spreads: np.ndarray
+    """``(bars, latent)``: each bar's posterior standard deviation (how far from its mean
+    the decoder was trained to read it)."""
+    density: np.ndarray
+    """``(bars,)``: the share of each bar's steps that play."""
+    sources: list[str]
+    """The files' names (no folders: the map is shown to whoever opens the web UI)."""
+    source: np.ndarray
+    """``(bars,)``: the index in ``sources`` of each bar's file."""
 
 
 @dataclass
@@ -90,6 +116,8 @@ class PatternVAE:
             "b3": np.zeros(FEATURES * n),
         }
         self._rng = np.random.default_rng(seed + 1)
+        self.corpus: CorpusMap | None = None
+        """The training bars' map (``remember``), saved with the model."""
 
     @property
     def size(self) -> int:
@@ -111,9 +139,14 @@ class PatternVAE:
 
     def encode(self, patterns: np.ndarray) -> np.ndarray:
         """Each pattern's point in the latent space (the posterior mean)."""
+        return self.posterior(patterns)[0]
+
+    def posterior(self, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each pattern's posterior: its mean and standard deviation, ``(N, latent)`` each."""
         p = self.params
         h1 = np.tanh(self.flat(patterns) @ p["W1"] + p["b1"])
-        return h1 @ p["Wmu"] + p["bmu"]
+        log_var = np.clip(h1 @ p["Wlv"] + p["blv"], -12.0, 6.0)
+        return h1 @ p["Wmu"] + p["bmu"], np.exp(0.5 * log_var)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """``(N, tracks, steps, 3)``: per step the probability it plays, velocity, offset."""
@@ -122,6 +155,16 @@ class PatternVAE:
             raise ValueError(f"expected finite points of {self.latent} numbers, got {z.shape}")
         o = self._decoder(z)[1]
         return self._outputs(o).reshape(len(z), self.tracks, self.steps, FEATURES)
+
+    def plays(self, z: np.ndarray) -> np.ndarray:
+        """``(N, tracks, steps)``: which steps the points' bars play at the model's own call
+        (a probability above 0.5), for many points at once: only the steps' on logits are
+        worked out (a fraction of ``decode``'s work)."""
+        z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+        p = self.params
+        h2 = np.tanh(z @ p["W2"] + p["b2"])
+        logits = h2 @ p["W3"][:, ::FEATURES] + p["b3"][::FEATURES]
+        return (logits > 0.0).reshape(len(z), self.tracks, self.steps)
 
     def _decoder(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
@@ -225,14 +268,35 @@ class PatternVAE:
         history.seconds = time.perf_counter() - start
         return history
 
+    def remember(self, patterns: np.ndarray, sources: list[tuple[str, int]] | None = None) -> None:
+        """Keep where the training ``patterns`` sit (their posteriors), how dense each is and,
+        from ``sources`` ((file, bars) in the order the bars are stacked), which file each
+        came from."""
+        means, spreads = self.posterior(patterns)
+        density = (np.asarray(patterns)[..., 0] > 0.5).mean(axis=(1, 2))
+        names = [Path(name).name[:MAX_SOURCE_NAME] for name, _ in sources or []]
+        counts = [count for _, count in sources or []]
+        source = np.repeat(np.arange(len(counts)), counts)[: len(means)]
+        if len(source) < len(means):  # bars nobody claimed: one unnamed source
+            names.append("")
+            source = np.concatenate([source, np.full(len(means) - len(source), len(names) - 1)])
+        self.corpus = CorpusMap(means, spreads, density, names, source.astype(np.int64))
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
-        """An ``.npz`` of plain numeric arrays (``load`` refuses object arrays)."""
+        """An ``.npz`` of plain numeric and text arrays (``load`` refuses object arrays)."""
         path = Path(path)
         shape = np.array([self.tracks, self.steps, self.latent, self.hidden])
         weights = np.array([self.beta, self.timing_weight])
+        extra: dict[str, np.ndarray] = {}
+        if self.corpus is not None:
+            extra["corpus_means"] = self.corpus.means.astype(np.float32)
+            extra["corpus_spreads"] = self.corpus.spreads.astype(np.float32)
+            extra["corpus_density"] = self.corpus.density.astype(np.float32)
+            extra["corpus_sources"] = np.array(self.corpus.sources, dtype=np.str_)
+            extra["corpus_source"] = self.corpus.source.astype(np.int32)
         with open(path, "wb") as file:
-            np.savez(file, shape=shape, weights=weights, **self.params)
+            np.savez(file, shape=shape, weights=weights, **self.params, **extra)
         return path
 
     @classmethod
@@ -243,6 +307,9 @@ class PatternVAE:
                 arrays = {name: np.array(data[name], dtype=np.float64) for name in _NAMES}
                 tracks, steps, latent, hidden = (int(v) for v in data["shape"])
                 beta, timing_weight = (float(v) for v in data["weights"])
+                # A map without the posteriors' spreads (kept since generate draws near the
+                # bars) is an older file's: the model plays, its map is made again by training.
+                corpus = _corpus(data, latent) if "corpus_spreads" in data else None
         except (OSError, KeyError, ValueError, TypeError) as err:
             raise ValueError(f"{path}: not a pattern model ({err})") from None
         model = cls(tracks, steps, latent, hidden, beta=beta, timing_weight=timing_weight)
@@ -253,4 +320,33 @@ class PatternVAE:
                     f"{model.params[name].shape} of finite numbers"
                 )
             model.params[name] = array
+        model.corpus = corpus
         return model
+
+
+def _corpus(data: Any, latent: int) -> CorpusMap:
+    """The map kept in a model file, checked (a file that lies is refused, not shown)."""
+    means = np.array(data["corpus_means"], dtype=np.float64)
+    spreads = np.array(data["corpus_spreads"], dtype=np.float64)
+    density = np.array(data["corpus_density"], dtype=np.float64)
+    names = data["corpus_sources"]
+    source = np.array(data["corpus_source"])
+    if means.ndim != 2 or means.shape[1] != latent or not np.all(np.isfinite(means)):
+        raise ValueError(f"corpus_means has shape {means.shape}, expected (N, {latent}) numbers")
+    if spreads.shape != means.shape or not np.all((spreads > 0) & np.isfinite(spreads)):
+        raise ValueError(f"corpus_spreads must be {means.shape} positive numbers")
+    if density.shape != (len(means),) or not np.all((density >= 0) & (density <= 1)):
+        raise ValueError(f"corpus_density must be {len(means)} numbers from 0 to 1")
+    if names.ndim != 1 or names.dtype.kind != "U":
+        raise ValueError("corpus_sources must be a list of names")
+    if source.shape != (len(means),) or source.dtype.kind not in "iu":
+        raise ValueError(f"corpus_source must be {len(means)} whole numbers")
+    if len(source) and not 0 <= source.min() <= source.max() < len(names):
+        raise ValueError(f"corpus_source must index the {len(names)} corpus_sources")
+    return CorpusMap(
+        means,
+        spreads,
+        density,
+        [str(n)[:MAX_SOURCE_NAME] for n in names],
+        source.astype(np.int64),
+    )
