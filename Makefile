@@ -8,8 +8,9 @@ CONFIG ?= configs/default.toml
 # Debian packages the test suite drives for real: a JACK server gives real MIDI ports,
 # chromium runs the web UI's browser tests (Playwright drives it; it never downloads one),
 # puredata-core runs the Pd example patches headless against a real impsy, systemd's
-# systemd-analyze checks the Raspberry Pi units.
-APT_PACKAGES := jackd2 chromium puredata-core systemd
+# systemd-analyze checks the Raspberry Pi units, iproute2's ip brings up the loopback of
+# the private network namespace (unshare -rn) the Ableton Link tests play in.
+APT_PACKAGES := jackd2 chromium puredata-core systemd iproute2
 
 .PHONY: run test test-pythons lint format bench bench-reference bench-train conformance clean apt-packages docker-test fuzz docs
 

@@ -72,13 +72,24 @@ BENCHES = (
     Bench("serial_websocket", (), ("--count", "300"), 900),
     Bench("midi", (), ("--notes", "100"), 600),
     Bench("sequencer", ("--duration", "120"), ("--duration", "15"), 900),
+    Bench("link_drift", (), ("--duration", "60"), 1200),
+    Bench("timetags", (), ("--duration", "5"), 300),
+    Bench("patterns", (), ("--quick",), 600),
     Bench("webui", (), ("--quick",), 900),
+    Bench("studio", (), ("--quick",), 1800),
     Bench("train", (), ("--quick",), 4 * 3600),
 )
 NAMES = tuple(bench.name for bench in BENCHES)
 
 # Why a goal can be missed, for the notes under the table (first matching prefix wins).
 WHY = {
+    "Link drift": "as the sequencer's drift, against a Link peer's grid in the same run: the "
+    "change in the median error from the first tenth of the run to the last, over its length; "
+    "on a short or busy run noise in those medians reads as drift (the script also prints the "
+    "least-squares slope of every error)",
+    "Link note-on": "the goal is the larger of 1 ms and 1.2× the host's floor (a bare loop on "
+    "the same 16ths half a 16th later, into the same receiver); the error also holds the "
+    "delivery to the peer's receiver, which the floor's datagrams travel too",
     "sequencer drift": "drift is the change in the median error between the first and the "
     "last tenth of the run, over its length: on a short or busy run, noise in those medians "
     "reads as drift; a scheduler that chained its sleeps would drift by tens of ms a minute",
@@ -114,6 +125,9 @@ WHY = {
     "the kernel's receive buffer fills first",
     "idle CPU": "something woke the idle loop; see the engine script's output",
     "training": "see `benchmarks/TRAIN.md`",
+    "OSC time tags": "a tag is the grid instant itself (loop clock to wall clock, read to "
+    "~0.1 µs); a note is heard late only when the network held it longer than the look-ahead, "
+    "or when impsy itself sent it later than that (a stalled machine)",
 }
 
 

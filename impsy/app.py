@@ -134,13 +134,15 @@ def load_performance_model(
 
 
 def every_command() -> tuple[Command, ...]:
-    """Every row a run can have: the engine's, then the sequencer's (with ``[sequencer]``).
+    """Every row a run can have: the engine's, the sequencer's (with ``[sequencer]``), then
+    the studio's (training beside the performance, model swaps).
 
     What ``impsy commands`` prints and the reference in the docs is made of.
     """
     from impsy.sequencer.commands import ALL_SEQUENCER_COMMANDS
+    from impsy.studio.commands import STUDIO_COMMANDS
 
-    return ENGINE_COMMANDS + ALL_SEQUENCER_COMMANDS
+    return ENGINE_COMMANDS + ALL_SEQUENCER_COMMANDS + STUDIO_COMMANDS
 
 
 def check_config(config: Config, *, model: bool = False, root: Path | None = None) -> Model | None:
@@ -149,7 +151,8 @@ def check_config(config: Config, *, model: bool = False, root: Path | None = Non
     A web UI other machines can reach needs a token long enough
     (``impsy.web.security.check_bind``). A profile's rules run rows of the
     command table, so they are checked against the rows a run with a
-    sequencer has. Each mistake is a ``ConfigError`` naming the config file
+    sequencer has. ``clock = "link"`` needs Link's binding installed (the
+    ``link`` extra). Each mistake is a ``ConfigError`` naming the config file
     and the key.
 
     With ``model``, the model file is also loaded as ``impsy run`` loads it
@@ -166,10 +169,24 @@ def check_config(config: Config, *, model: bool = False, root: Path | None = Non
             check_bind(config.webui.host, config.webui.token)
         except ImpsyError as err:
             raise ConfigError(f"{config.source}: {err}") from None
+    if config.oscquery is not None:
+        from impsy.web.oscquery.server import check_oscquery
+
+        try:
+            check_oscquery(config.oscquery)
+        except ImpsyError as err:
+            raise ConfigError(f"{config.source}: {err}") from None
     if config.sequencer is not None and config.sequencer.controllers:
         from impsy.sequencer.controllers.profiles import check_profiles
 
         check_profiles(config)
+    if config.sequencer is not None and config.sequencer.clock == "link":
+        from impsy.sequencer.link import check_available
+
+        try:
+            check_available("[sequencer] clock")
+        except ImpsyError as err:
+            raise ConfigError(f"{config.source}: {err}") from None
     return load_performance_model(config, RunOptions(), root) if model else None
 
 
@@ -294,6 +311,10 @@ class Performance:
     adapters: list[Adapter]
     sequencer: Any = None
     """The sequencer's ``SequencerControl`` when the config has one."""
+    learning: Any = None
+    """Its pattern model (``PatternLearning``), for the web UI's views of it."""
+    training: Any = None
+    """The ``train`` and ``model/use`` rows' target (``impsy.studio.live.LiveTraining``)."""
 
     async def start(self, extra: list[Adapter] | None = None) -> None:
         """Open every adapter (and ``extra`` ones, last), then start the engine's clock."""
@@ -305,6 +326,8 @@ class Performance:
         await self.engine.open([*self.adapters, *(extra or [])])
 
     async def stop(self) -> None:
+        if self.training is not None:
+            await self.training.close()  # a training job started from here stops too
         await self.engine.stop()
 
     def web_context(self, options: RunOptions) -> Any:
@@ -317,6 +340,7 @@ class Performance:
             logdir=options.logdir,
             commands=self.commands,
             sequencer=self.sequencer,
+            learning=self.learning,
             check_config=check_edited_config,
         )
 
@@ -328,9 +352,15 @@ def build(config: Config, options: RunOptions | None = None) -> Performance:
     engine = build_engine(config, options)
     commands = CommandTable()
     commands.register(ENGINE_COMMANDS, engine)
+    from impsy.studio.commands import STUDIO_COMMANDS
+    from impsy.studio.live import LiveTraining
+
+    training = LiveTraining(engine, config)
+    commands.register(STUDIO_COMMANDS, training)
     adapters = build_adapters(config, engine.dimension, commands)
     sequencer = adapters[-1].sequencer if config.sequencer is not None else None
-    return Performance(config, engine, commands, adapters, sequencer)
+    learning = adapters[-1].learning if config.sequencer is not None else None
+    return Performance(config, engine, commands, adapters, sequencer, learning, training)
 
 
 def summary(
@@ -381,6 +411,19 @@ async def start_webui(performance: Performance, options: RunOptions) -> Any:
     return server
 
 
+async def start_oscquery(performance: Performance) -> Any:
+    """OSCQuery (``[oscquery]``) on this loop, its own port; ImpsyError if it cannot listen."""
+    from impsy.web.oscquery.server import OscQueryServer
+
+    config = performance.config
+    assert config.oscquery is not None and config.osc is not None  # [oscquery] needs [osc]
+    server = OscQueryServer(
+        config.oscquery, config.osc, performance.engine, performance.commands, performance.sequencer
+    )
+    await server.start()
+    return server
+
+
 async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noqa: ANN001
     """Run until SIGINT/SIGTERM. ``ready(engine)`` is called once listening."""
     loop = asyncio.get_running_loop()
@@ -397,13 +440,15 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
     performance = build(config, options)  # refuses a setup mistake before anything starts
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    webui = None
+    webui = oscquery = None
     engine = performance.engine
     try:
         try:
             await performance.open()
             if config.webui is not None:
                 webui = await start_webui(performance, options)
+            if config.oscquery is not None:
+                oscquery = await start_oscquery(performance)
         except ImpsyError as err:  # a port in use, a device name: say which file too
             raise named(config, err) from None
         # Everything loaded so far lives for the whole run; moving it out of the
@@ -412,15 +457,19 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
         engine.begin()  # last: the model's first deadlines wait for nothing slow
         for line in summary(engine, config, webui.url if webui else None, options.locations):
             click.echo(line)
+        if oscquery is not None:
+            click.echo(f"oscquery: {oscquery.url} (the OSC namespace, for OSCQuery clients)")
         click.echo("impsy: listening (Ctrl-C to stop)", nl=True)
         if ready is not None:
             ready(engine)
         await stop.wait()
         click.echo("impsy: stopping")
     finally:
+        if oscquery is not None:
+            await oscquery.stop()
         if webui is not None:
             await webui.stop()
-        await engine.stop()
+        await performance.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     counters = engine.counters

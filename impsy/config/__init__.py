@@ -22,6 +22,7 @@ from impsy.config.schema import (
     OscConfig,
     SerialConfig,
     SerialMidiConfig,
+    StudioConfig,
     WebSocketConfig,
     WebUIConfig,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "SerialConfig",
     "SerialMidiConfig",
     "WebSocketConfig",
+    "StudioConfig",
     "WebUIConfig",
     "canonical_mode",
     "check_model_dimension",

@@ -22,9 +22,11 @@ from impsy.config.sections import (
     read_midi,
     read_model,
     read_osc,
+    read_oscquery,
     read_sequencer,
     read_serial,
     read_serialmidi,
+    read_studio,
     read_websocket,
     read_webui,
 )
@@ -41,6 +43,8 @@ SECTIONS: tuple[str, ...] = (
     "serial",
     "serialmidi",
     "webui",
+    "studio",
+    "oscquery",
     "sequencer",
     "steering",
 )
@@ -122,6 +126,12 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
             else None
         ),
         webui=read_webui(present["webui"]) if present["webui"] else None,
+        studio=read_studio(present["studio"]) if present["studio"] else None,
+        oscquery=(
+            read_oscquery(present["oscquery"], present["osc"] is not None)
+            if present["oscquery"]
+            else None
+        ),
         sequencer=(
             read_sequencer(present["sequencer"], dimension, midi) if present["sequencer"] else None
         ),

@@ -98,6 +98,9 @@ class OscConfig:
     client_ip: str = "127.0.0.1"
     client_port: int = 6001
     output_address: str = "/impsy"
+    timetag_ahead_ms: float = 0.0
+    """The model's playing is sent this long before it is due, in a bundle stamped with when
+    it is due (``impsy.io.osc_timetag``); 0: each message leaves when due, as before."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,20 @@ class SerialMidiConfig:
     baudrate: int = 31250
 
 
+STUDIO_BACKENDS: tuple[str, ...] = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """Where ``impsy train``, the web UI's train button and the ``train`` command train."""
+
+    backend: str = "local"
+    """``local`` (this machine) or ``ray`` (a Ray cluster: ``impsy[studio]``)."""
+    address: str = ""
+    """For ``ray``: ``host:port`` of the cluster, ``ray://host:10001`` (Ray Client), or ""
+    to start a Ray for each job on this machine."""
+
+
 @dataclass(frozen=True)
 class WebUIConfig:
     """The browser interface; ``monitor_port``/``command_port`` are IMPSY's keys, kept."""
@@ -143,7 +160,19 @@ class WebUIConfig:
     """The largest model file the Files page accepts (a ``.keras`` of size xl is ~30 MB)."""
 
 
-CLOCK_SOURCES: tuple[str, ...] = ("internal", "master", "follow")
+@dataclass(frozen=True)
+class OscQueryConfig:
+    """``[oscquery]``: the OSC namespace served as OSCQuery JSON on its own port."""
+
+    host: str = "127.0.0.1"
+    port: int = 4003
+    token: str | None = None
+    zeroconf: bool = False
+    """Advertise it as ``_oscjson._tcp`` over mDNS (the ``oscquery`` extra)."""
+    name: str = "impsy"
+
+
+CLOCK_SOURCES: tuple[str, ...] = ("internal", "master", "follow", "link")
 EDIT_MODES: tuple[str, ...] = ("step", "live")
 
 
@@ -195,6 +224,14 @@ class SequencerConfig:
     autostart: bool = False
     edit_mode: str = "step"
     controllers: tuple[SequencerControllerConfig, ...] = ()
+    link_quantum: int = 4
+    """``clock = "link"``: beats from one of the session's phase 0 to the next (a bar of 4)."""
+    link_start_stop: bool = False
+    """``clock = "link"``: start and stop with the session (Link's start/stop sync)."""
+    latency_ms: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """Output name (a MIDI port, or "osc") -> how early its notes leave, in ms."""
+    osc_timetag_ahead_ms: float = 0.0
+    """Like ``[osc] timetag_ahead_ms``, for the notes of the tracks played over OSC."""
 
 
 ADAPTER_SECTIONS: tuple[str, ...] = ("midi", "osc", "websocket", "serial", "serialmidi")
@@ -221,6 +258,8 @@ class Config:
     serial: SerialConfig | None = None
     serialmidi: SerialMidiConfig | None = None
     webui: WebUIConfig | None = None
+    studio: StudioConfig | None = None
+    oscquery: OscQueryConfig | None = None
     sequencer: SequencerConfig | None = None
     steering: SteeringConfig | None = None
     warnings: tuple[str, ...] = ()

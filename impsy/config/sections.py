@@ -15,26 +15,31 @@ from types import MappingProxyType
 from typing import Any
 
 from impsy.config.modes import canonical_mode, describe_modes
-from impsy.config.reader import REQUIRED, Context, Table, quoted, shown
+from impsy.config.reader import REQUIRED, Context, Table, quoted, shown, toml_type
 from impsy.config.schema import (
     CLOCK_SOURCES,
     EDIT_MODES,
     ENGINES,
     GATES,
+    STUDIO_BACKENDS,
     InteractionConfig,
     MappingList,
     MidiConfig,
     ModelConfig,
     OscConfig,
+    OscQueryConfig,
     SequencerConfig,
     SequencerControllerConfig,
     SequencerTrackConfig,
     SerialConfig,
     SerialMidiConfig,
+    StudioConfig,
     WebSocketConfig,
     WebUIConfig,
 )
 from impsy.config.sizes import MAX_DIMENSION, MODEL_SIZES
+from impsy.config.studio_address import parse_address
+from impsy.errors import ImpsyError
 from impsy.mapping.spec import MappingError, parse_mapping_list
 
 PORT = {"low": 1, "high": 65535}
@@ -209,7 +214,16 @@ def _surprise_cc(table: Table) -> dict[str, Any]:
 
 
 def read_osc(table: Table) -> OscConfig:
-    table.warn_unknown(("server_ip", "server_port", "client_ip", "client_port", "output_address"))
+    table.warn_unknown(
+        (
+            "server_ip",
+            "server_port",
+            "client_ip",
+            "client_port",
+            "output_address",
+            "timetag_ahead_ms",
+        )
+    )
     client_ip = table.string("client_ip", "127.0.0.1")
     if client_ip in WILDCARD_ADDRESSES:
         # IMPSY does the same at start-up: a wildcard cannot be sent to.
@@ -232,7 +246,23 @@ def read_osc(table: Table) -> OscConfig:
         client_ip=client_ip,
         client_port=table.integer("client_port", 6001, **PORT),
         output_address=address,
+        timetag_ahead_ms=read_timetag_ahead(table, "timetag_ahead_ms"),
     )
+
+
+MAX_TIMETAG_AHEAD_MS = 1000.0
+"""The longest OSC look-ahead: beyond a second, a note stopped is heard long after."""
+
+
+def read_timetag_ahead(table: Table, key: str) -> float:
+    """An OSC look-ahead in milliseconds (``impsy.io.osc_timetag``); 0, the default, is off."""
+    expected = f"milliseconds 0-{MAX_TIMETAG_AHEAD_MS:g} (0: off, messages leave when due)"
+    value = table.value(key, 0.0, expected)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        table.fail(key, f"expected {expected}, got {shown(value)} ({toml_type(value)})")
+    if not 0 <= value <= MAX_TIMETAG_AHEAD_MS:  # also refuses NaN
+        table.fail(key, f"expected {expected}, got {shown(value)}")
+    return float(value)
 
 
 def read_websocket(table: Table, dimension: Dimension) -> WebSocketConfig:
@@ -302,6 +332,19 @@ def read_serialmidi(
     )
 
 
+def read_studio(table: Table) -> StudioConfig:
+    table.warn_unknown(("backend", "address"))
+    backend = table.string("backend", "local")
+    if backend not in STUDIO_BACKENDS:
+        table.fail("backend", f"expected one of {', '.join(STUDIO_BACKENDS)}, got {backend!r}")
+    address = table.string("address", "")
+    try:
+        parse_address(address)
+    except ImpsyError as err:
+        table.fail("address", str(err))
+    return StudioConfig(backend=backend, address=address)
+
+
 def read_webui(table: Table) -> WebUIConfig:
     table.warn_unknown(("host", "port", "token", "monitor_port", "command_port", "max_upload_mb"))
     token = table.optional_string("token")
@@ -314,6 +357,34 @@ def read_webui(table: Table) -> WebUIConfig:
         monitor_port=table.integer("monitor_port", 4001, **PORT),
         command_port=table.integer("command_port", 4002, **PORT),
         max_upload_mb=table.number("max_upload_mb", 50.0, positive=True),
+    )
+
+
+OSCQUERY_KEYS: tuple[str, ...] = ("host", "port", "token", "zeroconf", "name")
+
+
+def read_oscquery(table: Table, has_osc: bool) -> OscQueryConfig:
+    """``[oscquery]``; who may reach it (token, zeroconf) is checked with the run
+    (``impsy.web.oscquery.server.check_oscquery``), as for ``[webui]``."""
+    table.warn_unknown(OSCQUERY_KEYS)
+    if not has_osc:
+        table.ctx.fail(
+            "[oscquery]",
+            "needs an [osc] section: it describes impsy's OSC addresses, and its clients "
+            "send to [osc] server_port; add [osc] or remove [oscquery]",
+        )
+    token = table.optional_string("token")
+    if token == "":
+        table.fail("token", 'expected a non-empty string (or leave token out), got ""')
+    name = table.string("name", "impsy")
+    if not name.strip():
+        table.fail("name", f"expected a non-empty name, got {shown(name)}")
+    return OscQueryConfig(
+        host=table.string("host", "127.0.0.1"),
+        port=table.integer("port", 4003, **PORT),
+        token=token,
+        zeroconf=table.boolean("zeroconf", False),
+        name=name,
     )
 
 
@@ -337,6 +408,10 @@ SEQUENCER_KEYS: tuple[str, ...] = (
     "autostart",
     "edit_mode",
     "controllers",
+    "link_quantum",
+    "link_start_stop",
+    "latency_ms",
+    "osc_timetag_ahead_ms",
 )
 CONTROLLER_KEYS: tuple[str, ...] = ("profile", "in_device", "out_device")
 TRACK_KEYS: tuple[str, ...] = ("name", "port", "channel", "steps", "steps_per_beat")
@@ -426,6 +501,35 @@ def _sequencer_controllers(table: Table) -> tuple[SequencerControllerConfig, ...
     return tuple(controllers)
 
 
+MAX_LATENCY_MS = 500.0
+
+
+def _latency_ms(
+    table: Table, tracks: tuple[SequencerTrackConfig, ...], clock_out: tuple[str, ...]
+) -> dict[str, float]:
+    """``latency_ms = { osc = 12, "Volca" = 4.5 }``: output name -> ms, 0-500 each."""
+    raw = table.value("latency_ms", {}, "a table of output names to milliseconds")
+    example = '{ osc = 12, "Volca" = 4.5 }'
+    if not isinstance(raw, dict):
+        table.fail("latency_ms", f"expected a table like {example}, got {shown(raw)}")
+    outputs = {"osc" if t.port in ("", "osc") else t.port for t in tracks} | set(clock_out)
+    offsets = {}
+    for name, value in raw.items():
+        where = f"latency_ms.{quoted(name)}"
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0.0 <= value <= MAX_LATENCY_MS:
+            table.fail(where, f"expected milliseconds 0-{MAX_LATENCY_MS:g}, got {shown(value)}")
+        output = "osc" if name == "" else name
+        if output not in outputs:
+            table.ctx.warn(
+                f"[sequencer] {where}",
+                f"no track plays through {quoted(output)} (outputs: "
+                f"{', '.join(sorted(map(quoted, outputs)))}); it applies once a bank's track does",
+            )
+        offsets[output] = float(value)
+    return offsets
+
+
 def read_sequencer(table: Table, dimension: Dimension, midi: MidiConfig | None) -> SequencerConfig:
     """The ``[sequencer]`` section; its presence switches the step sequencer on."""
     table.warn_unknown(SEQUENCER_KEYS)
@@ -440,6 +544,9 @@ def read_sequencer(table: Table, dimension: Dimension, midi: MidiConfig | None) 
             'clock = "follow" needs clock_in (a MIDI input port name) or a [midi] in_device '
             "to follow",
         )
+    for key in ("link_quantum", "link_start_stop"):
+        if table.has(key) and clock != "link":
+            table.ctx.warn(f"[sequencer] {key}", f'only used with clock = "link", not {clock!r}')
     clock_out = table.string_list("clock_out", ())
     if clock == "master" and not clock_out:
         table.ctx.warn(
@@ -482,4 +589,8 @@ def read_sequencer(table: Table, dimension: Dimension, midi: MidiConfig | None) 
         autostart=table.boolean("autostart", False),
         edit_mode=table.string("edit_mode", "step", choices=EDIT_MODES),
         controllers=_sequencer_controllers(table),
+        link_quantum=table.integer("link_quantum", 4, low=1, high=16),
+        link_start_stop=table.boolean("link_start_stop", False),
+        latency_ms=MappingProxyType(_latency_ms(table, tracks, clock_out)),
+        osc_timetag_ahead_ms=read_timetag_ahead(table, "osc_timetag_ahead_ms"),
     )

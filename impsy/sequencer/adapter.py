@@ -15,11 +15,15 @@ clock). At start the adapter:
   they appear, as in the ``[midi]`` adapter; a track without its port is silent);
   a port that a bank loaded later names is opened then, the same way;
 - plays tracks whose port is "" or "osc" as ``/impsy/seq/play i i i``
-  (track, note, velocity; 0 = off) through the ``[osc]`` adapter's client;
+  (track, note, velocity; 0 = off) through the ``[osc]`` adapter's client,
+  with ``osc_timetag_ahead_ms`` ahead of time in bundles stamped with when
+  each is due (``impsy.io.osc_timetag``);
 - binds the controllers of the config to the command table, so their rules
   run the same rows as OSC and the web UI;
 - in follow mode without ``clock_in``, listens to the ``[midi]`` adapter's
   clock messages;
+- with ``clock = "link"``, joins the Ableton Link session
+  (``impsy.sequencer.link``) and leaves it at stop without stopping it;
 - while it plays, records every tempo in effect beside the run's log
   (``impsy.sequencer.files.tempo_log``), for ``impsy export-session``'s tempo map.
 
@@ -50,6 +54,7 @@ from impsy.sequencer.control import SequencerEvent
 from impsy.sequencer.files.pattern_files import PatternFiles, startup_bank
 from impsy.sequencer.files.tempo_log import TempoLog, tempo_path
 from impsy.sequencer.learn.live import PatternLearning
+from impsy.sequencer.link import LinkSession
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from impsy.sequencer.sequencer import Sequencer
 from impsy.sequencer.voices import NOTE_OFF, NOTE_ON
@@ -65,6 +70,10 @@ class MessageSender(Protocol):
     """Where tracks played over OSC go: the ``[osc]`` adapter."""
 
     def send_message(self, address: str, args: list[Any]) -> None: ...
+
+    def send_message_at(
+        self, address: str, args: list[Any], due: float, ahead_s: float
+    ) -> object: ...
 
 
 class RealtimeSource(Protocol):
@@ -126,7 +135,16 @@ class SequencerAdapter(Adapter):
             model_gate=config.model_gate,
             edit_mode=config.edit_mode,
         )
+        self.sequencer.set_latency(
+            {name: ms / 1000 for name, ms in config.latency_ms.items()}, config.clock_out
+        )
+        self.link: LinkSession | None = None
+        """With ``clock = "link"``: the session, joined at start."""
         self.sequencer.on_gesture = self._gesture
+        self.osc_ahead_s = config.osc_timetag_ahead_ms / 1000
+        """The OSC tracks' time-tag look-ahead (``osc_timetag_ahead_ms``); 0: off."""
+        if self.osc_ahead_s > 0:
+            self.sequencer.set_timetags({"osc": self.osc_ahead_s})
         self.sequencer.bar_listeners.append(self._bar)
         self.engine: Engine | None = None
         self.commands = commands
@@ -145,7 +163,7 @@ class SequencerAdapter(Adapter):
             self.sequencer, bank_path, self._file_failed, self._open_bank_outputs
         )
         """The bank file and the patterns folder; the ``seq/save``... rows reach it here."""
-        self.learning = PatternLearning(self.sequencer, self.files.folder)
+        self.learning = PatternLearning(self.sequencer, self.files.folder, bank_file=bank_path)
         """The pattern model (``patterns.npz`` in the patterns folder); ``learn/...`` rows."""
         self._opening: set[asyncio.Future[None]] = set()
 
@@ -153,6 +171,8 @@ class SequencerAdapter(Adapter):
     async def start(self, engine: Engine) -> None:
         self.engine = engine
         await self._open_ports()
+        if self.config.clock == "link":
+            self._join_link()
         if self.config.clock == "follow" and self._clock_in is None:
             self._midi_adapter = self.midi
             if self._midi_adapter is not None:
@@ -175,7 +195,11 @@ class SequencerAdapter(Adapter):
             task.cancel()
         await asyncio.gather(*self._opening, return_exceptions=True)
         self.engine = None
-        if self.sequencer.playing and self.config.clock != "follow":
+        if self.link is not None:  # impsy stops; the session plays on for the others
+            self.sequencer.leave_link()
+            self.link.close()
+            self.link = None
+        elif self.sequencer.playing and self.config.clock != "follow":
             self.sequencer.stop()
         self.sequencer.release_all()
         if self.tempo_log is not None:
@@ -195,6 +219,14 @@ class SequencerAdapter(Adapter):
         if self.ports is not None:
             ports, self.ports = self.ports, None
             await ports.stop()
+
+    def _join_link(self) -> None:
+        config, seq = self.config, self.sequencer
+        self.link = LinkSession(
+            seq.tempo, config.link_quantum, config.link_start_stop, seq.clock.now
+        )
+        self.link.open()
+        seq.join_link(self.link)
 
     async def _start_controllers(self, engine: Engine) -> None:
         """The ``controllers`` of the config, each with its profile's rules and LEDs."""
@@ -284,8 +316,12 @@ class SequencerAdapter(Adapter):
             for t in seq.pattern.tracks
         )
         controllers = "".join(f"; {c.describe()}" for c in self.controllers)
+        clock = self.config.clock
+        if seq.link is not None:
+            peers = seq.link.peers
+            clock += f" ({peers} peer{'' if peers == 1 else 's'}, quantum {seq.link.quantum})"
         return (
-            f"sequencer {seq.tempo:g} BPM, clock {self.config.clock}, "
+            f"sequencer {seq.tempo:g} BPM, clock {clock}, "
             f"{len(seq.bank.patterns)} pattern(s); tracks {tracks}{controllers}"
         )
 
@@ -308,10 +344,15 @@ class SequencerAdapter(Adapter):
             "seq_lateness_max_ms": self.sequencer.lateness.max_s * 1000,
             "seq_events": self.sequencer.lateness.count,
             "controllers": [c.health() for c in self.controllers],
+            "link": self.sequencer.link.status() if self.sequencer.link is not None else None,
         }
 
     # -------------------------------------------------------------- sound
-    def _output(self, index: int, track: Track, message: list[int]) -> None:
+    def _output(
+        self, index: int, track: Track, message: list[int], due: float | None = None
+    ) -> None:
+        """One message of a track; ``due``: it is handed over ahead, stamped with that instant
+        (OSC tracks with a look-ahead)."""
         if track.plays_osc:
             if self.osc is None:
                 self._warn.warn(
@@ -322,11 +363,15 @@ class SequencerAdapter(Adapter):
                 return
             kind = message[0] & 0xF0
             if kind == NOTE_ON:
-                self.osc.send_message(PLAY_ADDRESS, [index, message[1], message[2]])
+                address, args = PLAY_ADDRESS, [index, message[1], message[2]]
             elif kind == NOTE_OFF:
-                self.osc.send_message(PLAY_ADDRESS, [index, message[1], 0])
+                address, args = PLAY_ADDRESS, [index, message[1], 0]
             else:
-                self.osc.send_message(CC_ADDRESS, [index, message[1], message[2]])
+                address, args = CC_ADDRESS, [index, message[1], message[2]]
+            if due is None:
+                self.osc.send_message(address, args)
+            else:
+                self.osc.send_message_at(address, args, due, self.osc_ahead_s)
             return
         port = self._outputs.get(track.port)
         if port is None:
@@ -426,6 +471,14 @@ class SequencerAdapter(Adapter):
             "lateness_p99_ms": float(late["p99_ms"]),
             "lateness_max_ms": float(late["max_ms"]),
         }
+        link = snap["clock"].get("link")
+        if link is not None:
+            values |= {
+                "link_peers": link["peers"],
+                "link_beat": float(link["beat"]),
+                "link_phase": float(link["phase"]),
+                "link_quantum": link["quantum"],
+            }
         args: list[Any] = []
         for key, value in values.items():
             args += [key, value]

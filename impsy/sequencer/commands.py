@@ -158,8 +158,9 @@ FILE_COMMANDS: tuple[Command, ...] = (
 (``impsy.sequencer.files.pattern_files.PatternFiles``)."""
 
 STATUS_COMMANDS: tuple[Command, ...] = (
-    _row("status", "/impsy/seq/status (tempo, playing, playhead, lateness) and "
-         "/impsy/seq/histogram to the OSC client", lambda adapter: adapter.send_status()),
+    _row("status", "/impsy/seq/status (tempo, playing, playhead, lateness; with Link its "
+         "peers, beat and phase) and /impsy/seq/histogram to the OSC client",
+         lambda adapter: adapter.send_status()),
 )  # fmt: skip
 """The status: runs on the ``SequencerAdapter``, which has the OSC client."""
 
@@ -168,7 +169,7 @@ KNOB_RANGE = {"low": -1000.0, "high": 1000.0}
 
 LEARN_COMMANDS: tuple[Command, ...] = (
     Command("learn/knob", "move a latent knob of the pattern model (-3..3); the bar it "
-            "decodes is written at the next bar line",
+            "decodes comes at the next bar line (into the tracks, or as ghosts: learn/to)",
             lambda learn, knob, value: learn.knob(knob, value),
             (Arg("knob", INT, "0-based", low=0, high=3),
              Arg("value", FLOAT, "-3..3 (clipped)", **KNOB_RANGE))),
@@ -184,8 +185,12 @@ LEARN_COMMANDS: tuple[Command, ...] = (
     Command("learn/threshold", "a step plays above this probability (lower: denser bars)",
             lambda learn, value: learn.threshold(value),
             (Arg("value", FLOAT, "the threshold", above=0.0, high=0.999),)),
+    Command("learn/to", "where decoded bars go: into the tracks, or proposed as ghost steps "
+            "(seq/accept, seq/reject)",
+            lambda learn, where: learn.set_to(where),
+            (Arg("where", STR, "track or ghost", choices=("track", "ghost")),)),
     Command("learn/train", "train a pattern model on the bank and the patterns folder's MIDI "
-            "files while playing; it comes in at a bar line",
+            "files and audio loops while playing; it comes in at a bar line",
             lambda learn, seconds=None, knobs=None: learn.train(
                 10.0 if seconds is None else seconds, 4 if knobs is None else knobs),
             (Arg("seconds", FLOAT, "training time", low=0.5, high=600.0, optional=True),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from impsy.engine.core import Engine
     from impsy.engine.table import CommandTable
     from impsy.sequencer.control import SequencerControl
+    from impsy.sequencer.learn.live import PatternLearning
 
 UPLOAD_LIMIT = 50 * 1024 * 1024
 """Largest model upload accepted, in bytes (IMPSY's largest models are ~5 MB)."""
@@ -56,6 +57,9 @@ class WebContext:
     engine: Engine | None = None
     commands: CommandTable | None = None
     sequencer: SequencerControl | None = None
+    learning: PatternLearning | None = None
+    """The sequencer's pattern model (its ``learn/...`` rows' target), for the read-only
+    views of ``impsy.web.patterns``."""
     host: str = "127.0.0.1"
     port: int = 4000
     token: str | None = None
@@ -76,6 +80,7 @@ class WebContext:
         *,
         commands: CommandTable | None = None,
         sequencer: SequencerControl | None = None,
+        learning: PatternLearning | None = None,
         logdir: Path | str | None = None,
         host: str | None = None,
         port: int | None = None,
@@ -92,6 +97,7 @@ class WebContext:
             engine=engine,
             commands=commands,
             sequencer=sequencer,
+            learning=learning,
             host=host if host is not None else (webui.host if webui else "127.0.0.1"),
             port=port if port is not None else (webui.port if webui else 4000),
             token=webui.token if webui else None,

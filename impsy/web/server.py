@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from impsy.errors import ImpsyError
-from impsy.web import config_api, control, files, jobs, static
+from impsy.web import config_api, control, files, jobs, logview, patterns, static
 from impsy.web.context import CTX, JOBS, JSON_LIMIT, LIVE
 from impsy.web.live import LiveFeed
 from impsy.web.responses import error_middleware, quiet_malformed_requests, reply
@@ -65,9 +65,11 @@ def build_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/api/status", get_status)
     app.router.add_get("/api/live", app[LIVE].handle)
     control.add_routes(app)
+    patterns.add_routes(app)
     files.add_routes(app)
     config_api.add_routes(app)
     jobs.add_routes(app)
+    logview.add_routes(app)
     static.add_routes(app)
     app.on_response_prepare.append(_add_headers)
     app.on_shutdown.append(_on_shutdown)
