@@ -121,6 +121,8 @@ class SerialConfig:
 
     port: str
     baudrate: int = 115200
+    latency_ms: float = 0.0
+    """Send the model's scheduled playing this much early (the device's own delay)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class SerialMidiConfig:
     input: MappingList
     output: MappingList
     baudrate: int = 31250
+    latency_ms: float = 0.0
+    """Send the model's scheduled notes this much early (the device's own delay)."""
 
 
 STUDIO_BACKENDS: tuple[str, ...] = ("local", "ray")

@@ -255,7 +255,8 @@ MAX_TIMETAG_AHEAD_MS = 1000.0
 
 
 def read_timetag_ahead(table: Table, key: str) -> float:
-    """An OSC look-ahead in milliseconds (``impsy.io.osc_timetag``); 0, the default, is off."""
+    """How long before it is due an output sends, in milliseconds: an OSC look-ahead
+    (``impsy.io.osc_timetag``) or a serial device's latency; 0, the default, is off."""
     expected = f"milliseconds 0-{MAX_TIMETAG_AHEAD_MS:g} (0: off, messages leave when due)"
     value = table.value(key, 0.0, expected)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -291,10 +292,11 @@ def read_websocket(table: Table, dimension: Dimension) -> WebSocketConfig:
 
 
 def read_serial(table: Table) -> SerialConfig:
-    table.warn_unknown(("port", "baudrate"))
+    table.warn_unknown(("port", "baudrate", "latency_ms"))
     return SerialConfig(
         port=table.string("port"),
         baudrate=table.integer("baudrate", 115200, low=1),
+        latency_ms=read_timetag_ahead(table, "latency_ms"),
     )
 
 
@@ -302,7 +304,7 @@ def read_serialmidi(
     table: Table, serial: SerialConfig | None, dimension: Dimension
 ) -> SerialMidiConfig:
     """IMPSY takes the port from ``[serial]``; we prefer our own key but fall back to it."""
-    table.warn_unknown(("port", "baudrate", "input", "output"))
+    table.warn_unknown(("port", "baudrate", "input", "output", "latency_ms"))
     if table.has("port"):
         port = table.string("port")
         if serial is not None and serial.port == port:
@@ -323,6 +325,7 @@ def read_serialmidi(
     return SerialMidiConfig(
         port=port,
         baudrate=table.integer("baudrate", 31250, low=1),
+        latency_ms=read_timetag_ahead(table, "latency_ms"),
         input=read_mapping_list(
             table.ctx, "[serialmidi] input", table.value("input", REQUIRED, expected), dimension
         ),

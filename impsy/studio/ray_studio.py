@@ -68,6 +68,22 @@ def import_ray() -> Any:
     return ray
 
 
+CLIENT_ATTEMPTS = 2
+"""Tries of a Ray Client connection (``ray://``) before giving up."""
+CLIENT_RETRY_S = 1.0
+
+
+def _reason(err: BaseException) -> str:
+    """One line for the user: Ray's first line, and the last line of a server's traceback
+    when the first only says that the server failed."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[-1]}"
+    return lines[0]
+
+
 class RayStudio:
     """A Ray cluster (or a Ray started for the job) that trains impsy's jobs."""
 
@@ -96,15 +112,23 @@ class RayStudio:
             options["include_dashboard"] = False
         else:
             options["address"] = self.address.text
-        try:
-            ray.init(**options)
-        except Exception as err:  # noqa: BLE001 - Ray raises many kinds; the user needs one line
-            text = str(err).strip().splitlines()
-            raise ImpsyError(
-                f"the Ray studio at {self.address}: cannot connect: "
-                f"{text[0] if text else type(err).__name__}"
-            ) from None
-        return ray
+        # Ray Client starts a server process per client on the head; on a busy head that can
+        # fail to come up in time ("Initialization failure from server"), so ask once more.
+        attempts = CLIENT_ATTEMPTS if self.address.text.startswith("ray://") else 1
+        for attempt in range(attempts):
+            try:
+                ray.init(**options)
+                return ray
+            except Exception as err:  # noqa: BLE001 - Ray raises many kinds; the user needs one line
+                if attempt + 1 < attempts:
+                    with contextlib.suppress(Exception):
+                        ray.shutdown()
+                    time.sleep(CLIENT_RETRY_S)
+                    continue
+                raise ImpsyError(
+                    f"the Ray studio at {self.address}: cannot connect: {_reason(err)}"
+                ) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def store(self) -> Any:
         """The cluster's store actor, created on first use (detached: it outlives jobs)."""

@@ -335,3 +335,47 @@ def test_csv_device_that_stops_reading_never_blocks_and_drops_whole_lines(
     assert backlog <= 11520, "about one second of line time at 115200 baud, no more"
     assert len(lines) == 3000 - dropped
     assert all(CSV_LINE.match(line) for line in lines), "only whole lines are dropped"
+
+
+# --- a device's latency (the model's playing sent early) ----------------------
+
+
+def test_a_serial_latency_sends_the_models_events_that_much_before_they_are_due(
+    tmp_path: Path,
+) -> None:
+    """``[serial] latency_ms``: the engine hands each scheduled event over when its deadline
+    is fixed (``Adapter.send_ahead``, tested in tests/engine/test_send_ahead.py); the serial
+    adapter writes it ``latency_ms`` before that deadline, and a withdrawn one never."""
+    section = serial_section(tmp_path) + "latency_ms = 60\n"
+    values = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+
+    async def scenario(engine, adapter, bench):  # noqa: ANN001, ANN202
+        device = bench.device
+        device.listen()
+        loop = asyncio.get_running_loop()
+        withdrawn = adapter.send_ahead(values, loop.time() + 0.15)
+        withdrawn.cancel()
+        due = loop.time() + 0.2
+        assert adapter.send_ahead(values, due) is not None
+        await device.wait_for(lambda: len(device.lines()) >= 1)
+        arrived = loop.time()
+        late = adapter.send_ahead(values, loop.time() + 0.03)  # inside the latency: at once
+        await device.wait_for(lambda: len(device.lines()) >= 2)
+        await asyncio.sleep(0.1)
+        return due - arrived, late, device.lines(), adapter.describe()
+
+    config = engine_config("useronly", section)
+    assert config.serial.latency_ms == 60
+    early, late, lines, described = run_with(config, csv_adapter, scenario, tmp_path)
+    assert 0.045 <= early <= 0.065, f"left {early * 1000:.1f} ms before it was due"
+    assert late is None and len(lines) == 2, "the withdrawn event never left"
+    assert lines[0] == b"0.1000,0.2000,0.3000,0.4000,0.5000,0.6000,0.7000,0.8000"
+    assert "60 ms early" in described
+
+
+@pytest.mark.parametrize("value", ["-1", "1001", '"20"', "true"])
+def test_a_bad_serial_latency_names_the_key(tmp_path: Path, value: str) -> None:
+    from impsy.config.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[serial\] latency_ms: expected milliseconds 0-1000"):
+        engine_config("useronly", serial_section(tmp_path) + f"latency_ms = {value}\n")

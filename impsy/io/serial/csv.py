@@ -104,7 +104,7 @@ class SerialCSVAdapter(SerialAdapter):
     def __init__(self, config: SerialConfig, dimension: int, **retry: float) -> None:
         self.config = config
         self.count = dimension - 1
-        super().__init__(config.port, config.baudrate, **retry)
+        super().__init__(config.port, config.baudrate, config.latency_ms, **retry)
         self._lines = LineSplitter()
         self._formatter = CsvFormatter(self.count)
 

@@ -52,7 +52,7 @@ class SerialMidiAdapter(SerialAdapter):
     def __init__(self, config: SerialMidiConfig, dimension: int, **retry: float) -> None:
         self.config = config
         self.dimension = dimension
-        super().__init__(config.port, config.baudrate, **retry)
+        super().__init__(config.port, config.baudrate, config.latency_ms, **retry)
         self._parser = MidiStreamParser()
         self._decoder = MidiDecoder(config.input)
         self._encoder = MidiEncoder(config.output)

@@ -35,8 +35,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import serial
 
+from impsy.clock import Handle
 from impsy.engine.ports import Adapter
 from impsy.errors import ImpsyError
 from impsy.ratelimit import RateLimitedWarning
@@ -278,9 +280,22 @@ class SerialAdapter(Adapter):
     connection needs (``_connected``); the link's lifecycle lives here once.
     """
 
-    def __init__(self, port: str, baudrate: int, **retry: float) -> None:
+    def __init__(self, port: str, baudrate: int, latency_ms: float = 0.0, **retry: float) -> None:
         self.engine: Engine | None = None
         self.link = SerialLink(port, baudrate, self.name, self._received, self._connected, **retry)
+        self.ahead_s = latency_ms / 1000
+        """``latency_ms``: the model's scheduled events leave this long before they are due,
+        so a device that takes that long to sound them sounds them on time (0: off)."""
+
+    def send_ahead(self, values: np.ndarray, due: float) -> Handle | None:
+        """An event of the model's due at ``due`` (the loop's clock), written ``ahead_s``
+        before it, or at once when that has passed; the handle withdraws it while it waits."""
+        loop = asyncio.get_running_loop()
+        leave = due - self.ahead_s
+        if leave <= loop.time():
+            self.send(values)
+            return None
+        return loop.call_at(leave, self.send, values)
 
     async def start(self, engine: Engine) -> None:
         self.engine = engine
@@ -295,8 +310,10 @@ class SerialAdapter(Adapter):
         return {**super().health(), "state": state, "dropped": self.link.dropped}
 
     def _waiting_note(self) -> str:
-        """The start-up line's note while the port is still missing."""
-        return "" if self.link.connected else " (not connected yet: retrying in the background)"
+        """The start-up line's note (an early send; while the port is missing, the retries)."""
+        early = f", {self.ahead_s * 1000:g} ms early" if self.ahead_s > 0 else ""
+        waiting = "" if self.link.connected else " (not connected yet: retrying in the background)"
+        return early + waiting
 
     def _connected(self) -> None:
         """A port (re)opened: reset whatever half-read state the last one left."""
