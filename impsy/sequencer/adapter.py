@@ -86,6 +86,8 @@ log = logging.getLogger("impsy")
 
 PLAY_ADDRESS = "/impsy/seq/play"
 CC_ADDRESS = "/impsy/seq/cc"
+STATUS_ADDRESS = "/impsy/seq/status"
+HISTOGRAM_ADDRESS = "/impsy/seq/histogram"
 
 
 def initial_bank(config: SequencerConfig) -> Bank:
@@ -149,6 +151,10 @@ class SequencerAdapter(Adapter):
         self.engine: Engine | None = None
         self.commands = commands
         self.osc = osc
+        self.osc_observer: Callable[[str, list[Any], float | None], None] | None = None
+        """Hears each message sent to the OSC client (address, arguments, the instant it is
+        stamped with or None), after it has gone: OSCQuery's LISTEN sets it while someone
+        listens to one of these addresses; otherwise None, and the notes pay one check."""
         self.midi = midi
         self.ports: PortManager | None = None
         self._outputs: dict[str, Port] = {}
@@ -372,6 +378,9 @@ class SequencerAdapter(Adapter):
                 self.osc.send_message(address, args)
             else:
                 self.osc.send_message_at(address, args, due, self.osc_ahead_s)
+            observer = self.osc_observer
+            if observer is not None:
+                observer(address, args, due)
             return
         port = self._outputs.get(track.port)
         if port is None:
@@ -482,8 +491,13 @@ class SequencerAdapter(Adapter):
         args: list[Any] = []
         for key, value in values.items():
             args += [key, value]
-        self.osc.send_message("/impsy/seq/status", args)
-        self.osc.send_message("/impsy/seq/histogram", list(late["histogram"]["counts"]))
+        counts = list(late["histogram"]["counts"])
+        self.osc.send_message(STATUS_ADDRESS, args)
+        self.osc.send_message(HISTOGRAM_ADDRESS, counts)
+        observer = self.osc_observer
+        if observer is not None:
+            observer(STATUS_ADDRESS, args, None)
+            observer(HISTOGRAM_ADDRESS, counts, None)
 
     # -------------------------------------------------------------- files
     def _file_failed(self, reason: str, detail: str) -> None:

@@ -18,9 +18,11 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,8 +37,11 @@ from impsy.app import RunOptions, build, check_config, start_oscquery
 from impsy.config import ConfigError, load_config_text
 from impsy.engine import loop as impsy_loop
 from impsy.errors import ImpsyError
+from impsy.io.osc_timetag import unix_ns_of
+from impsy.sequencer.learn.live import MODEL_NAME
+from impsy.sequencer.learn.vae import PatternVAE
 from impsy.web.oscquery.advertise import SERVICE_TYPE
-from impsy.web.oscquery.values import ENGINE_VALUES, SEQUENCER_VALUES
+from impsy.web.oscquery.values import ENGINE_VALUES, LEARN_VALUES, SEQUENCER_VALUES
 from tests.cli.test_run import start, wait_for_line
 from tests.osc_client import OscPeer, free_udp_port, osc_bytes
 from tests.paths import ROOT
@@ -48,7 +53,9 @@ WAIT_S = 2.0
 """How long a client waits for an update that must come (it comes within a poll, 50 ms)."""
 
 
-def config_text(server: int, client: int, mode: str = "useronly", oscquery: str = "") -> str:
+def config_text(
+    server: int, client: int, mode: str = "useronly", oscquery: str = "", sequencer: str = ""
+) -> str:
     return f"""
 log_input = false
 [interaction]
@@ -62,6 +69,7 @@ seed = 3
 server_port = {server}
 client_port = {client}
 [sequencer]
+{sequencer}
 [oscquery]
 {oscquery}
 """
@@ -91,10 +99,15 @@ class Run:
 
 @contextlib.asynccontextmanager
 async def running(
-    tmp_path: Path, mode: str = "useronly", oscquery: str = "", headers: dict | None = None
+    tmp_path: Path,
+    mode: str = "useronly",
+    oscquery: str = "",
+    headers: dict | None = None,
+    sequencer: str = "",
 ) -> AsyncIterator[Run]:
     server_port, client_port = free_udp_port(), free_udp_port()
-    config = load_config_text(config_text(server_port, client_port, mode, oscquery), "test.toml")
+    text = config_text(server_port, client_port, mode, oscquery, sequencer)
+    config = load_config_text(text, "test.toml")
     config = dataclasses.replace(config, oscquery=dataclasses.replace(config.oscquery, port=0))
     performance = build(config, RunOptions(logdir=tmp_path))
     await performance.start()
@@ -199,7 +212,7 @@ def test_every_readable_value_is_a_row_of_the_table(tmp_path):
     async def main() -> None:
         async with running(tmp_path) as oq:
             names = {command.name for command in oq.performance.commands}
-            assert set(ENGINE_VALUES) | set(SEQUENCER_VALUES) <= names
+            assert set(ENGINE_VALUES) | set(SEQUENCER_VALUES) | set(LEARN_VALUES) <= names
             status, root = await oq.get("/")
             readable = {
                 node["FULL_PATH"] for node in walk(root) if node["ACCESS"] == 3 and "VALUE" in node
@@ -278,6 +291,146 @@ def test_the_models_output_streams_to_listeners_as_it_is_sent(tmp_path):
                 assert len(streamed) == 8 and streamed == sent  # the same floats, bit for bit
                 status, value = await oq.get("/impsy?VALUE")
                 assert status == 200 and len(value["VALUE"]) == 8
+
+    run(main())
+
+
+def sequencer_adapter(performance: Any) -> Any:
+    return next(a for a in performance.adapters if a.name == "sequencer")
+
+
+async def quiet(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[Any]:
+    """Whatever arrives on ``ws`` within ``seconds``."""
+    arrived = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                arrived.append(await ws.receive())
+    return arrived
+
+
+def test_the_sequencers_notes_stream_to_listeners_as_they_are_played(tmp_path):
+    async def main() -> None:
+        async with running(tmp_path, sequencer="tempo = 300") as oq:  # a 16th: 50 ms
+            adapter = sequencer_adapter(oq.performance)
+            assert adapter.osc_observer is None  # nobody listens: nothing attached
+            async with oq.session.ws_connect(oq.base + "/") as ws:
+                await ws.send_json({"COMMAND": "LISTEN", "DATA": "/impsy/seq/play"})
+                # track 0: step 0 plays note 60 at velocity 100, step 4 note 64 at 90
+                await ws.send_bytes(osc_bytes("/impsy/seq/step", 0, 0, 1, 60, 100))
+                await ws.send_bytes(osc_bytes("/impsy/seq/step", 0, 4, 1, 64, 90))
+                await ws.send_bytes(osc_bytes("/impsy/seq/start"))
+                heard = [await next_update(ws, "/impsy/seq/play") for _ in range(4)]
+                assert heard == [[0, 60, 100], [0, 60, 0], [0, 64, 90], [0, 64, 0]]
+                # the same messages, in the same order, as the [osc] client got them
+                sent = await oq.peer.wait_for("/impsy/seq/play", 4)
+                assert sent[:4] == heard
+                status, value = await oq.get("/impsy/seq/play?VALUE")
+                assert status == 200  # the last note streamed (the sequencer plays on)
+                assert value["VALUE"] in oq.peer.messages("/impsy/seq/play")[3:]
+                # IGNORE: the hook comes off, the sequencer plays on, the socket is silent
+                await ws.send_json({"COMMAND": "IGNORE", "DATA": "/impsy/seq/play"})
+                async with asyncio.timeout(WAIT_S):
+                    while adapter.osc_observer is not None:
+                        await asyncio.sleep(0.01)
+                await quiet(ws, 0.1)  # what was on its way before the IGNORE
+                before = len(oq.peer.messages("/impsy/seq/play"))
+                assert await quiet(ws, 0.8) == []  # a bar: both notes, on and off
+                assert len(oq.peer.messages("/impsy/seq/play")) >= before + 2
+                # the answer to /impsy/seq/status streams as well
+                await ws.send_json({"COMMAND": "LISTEN", "DATA": "/impsy/seq/status"})
+                await ws.send_bytes(osc_bytes("/impsy/seq/status"))
+                status_args = await next_update(ws, "/impsy/seq/status")
+                assert status_args[status_args.index("tempo") + 1] == 300.0
+                assert status_args[status_args.index("playing") + 1] == 1
+            async with asyncio.timeout(WAIT_S):  # the client left: the hook comes off
+                while adapter.osc_observer is not None:
+                    await asyncio.sleep(0.01)
+
+    run(main())
+
+
+class Datagrams(asyncio.DatagramProtocol):
+    """impsy's OSC client as raw datagrams: bundles too, which ``OscPeer`` does not read."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received.append(data)
+
+
+def unbundled(packet: bytes) -> tuple[float, tuple[str, list[Any]]]:
+    """A bundle of one message: the Unix time its tag names, and the message."""
+    assert packet.startswith(b"#bundle\x00"), packet[:16]
+    (timetag,) = struct.unpack(">Q", packet[8:16])
+    (size,) = struct.unpack(">i", packet[16:20])
+    assert len(packet) == 20 + size  # one element
+    return unix_ns_of(timetag) / 1e9, decode(packet[20:])
+
+
+def test_a_note_sent_ahead_streams_as_the_bundle_the_osc_client_gets(tmp_path):
+    ahead = "tempo = 300\nosc_timetag_ahead_ms = 200"  # a 16th: 50 ms, notes 200 ms early
+
+    async def main() -> None:
+        async with running(tmp_path, sequencer=ahead) as oq:
+            port = oq.peer.transport.get_extra_info("sockname")[1]
+            oq.peer.close()  # the client port, read raw instead
+            await asyncio.sleep(0.01)  # the socket closes on the loop's next turn
+            loop = asyncio.get_running_loop()
+            transport, client = await loop.create_datagram_endpoint(
+                Datagrams, local_addr=("127.0.0.1", port)
+            )
+            try:
+                async with oq.session.ws_connect(oq.base + "/") as ws:
+                    await ws.send_json({"COMMAND": "LISTEN", "DATA": "/impsy/seq/play"})
+                    await ws.send_bytes(osc_bytes("/impsy/seq/step", 0, 4, 1, 64, 90))
+                    await ws.send_bytes(osc_bytes("/impsy/seq/start"))
+                    async with asyncio.timeout(WAIT_S):
+                        message = await ws.receive()
+                    arrived = time.time()
+                    stamped, note = unbundled(message.data)
+                    assert note == ("/impsy/seq/play", [0, 64, 90])
+                    # it came ahead of time, stamped with when it is due (step 4: 200 ms
+                    # after the start, handed over up to 200 ms before)
+                    assert 0 < stamped - arrived < 0.25
+                    async with asyncio.timeout(WAIT_S):
+                        while not client.received:
+                            await asyncio.sleep(0.01)
+                    sent_at, sent = unbundled(client.received[0])
+                    assert sent == note and abs(sent_at - stamped) < 0.001  # one instant
+            finally:
+                transport.close()
+
+    run(main())
+
+
+def test_the_pattern_models_knobs_are_values_a_client_hears_change(tmp_path):
+    PatternVAE(tracks=4, steps=16, latent=2, seed=0).save(tmp_path / MODEL_NAME)
+    bank = f'patterns = "{tmp_path / "bank.json"}"\ntracks = 4'  # the model beside the bank
+
+    async def main() -> None:
+        async with running(tmp_path, sequencer=bank) as oq:
+            status, root = await oq.get("/")
+            by_path = {node["FULL_PATH"]: node for node in walk(root)}
+            assert by_path["/impsy/learn/knob"]["VALUE"] == [0, 0.0]  # the model's centre
+            assert by_path["/impsy/learn/knob"]["ACCESS"] == 3
+            assert by_path["/impsy/learn/threshold"]["VALUE"] == [0.5]
+            assert by_path["/impsy/learn/to"]["VALUE"] == ["track"]
+            assert "VALUE" not in by_path["/impsy/learn/generate"]  # it moves, keeps nothing
+            async with oq.session.ws_connect(oq.base + "/") as ws:
+                for path in ("/impsy/learn/knob", "/impsy/learn/threshold", "/impsy/learn/to"):
+                    await ws.send_json({"COMMAND": "LISTEN", "DATA": path})
+                await asyncio.sleep(0.1)  # the server has read the commands
+                oq.peer.send("/impsy/learn/knob", 1, 1.5)  # over UDP, as a front end would
+                assert await next_update(ws, "/impsy/learn/knob") == [1, 1.5]
+                oq.peer.send("/impsy/learn/threshold", 0.25)
+                assert await next_update(ws, "/impsy/learn/threshold") == [0.25]
+                await ws.send_bytes(osc_bytes("/impsy/learn/to", "ghost"))
+                assert await next_update(ws, "/impsy/learn/to") == ["ghost"]
+            learning = oq.performance.learning
+            assert learning.knobs.point[1] == 1.5 and learning.knobs.threshold == 0.25
+            assert await oq.get("/impsy/learn/knob?VALUE") == (200, {"VALUE": [1, 1.5]})
 
     run(main())
 

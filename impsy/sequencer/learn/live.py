@@ -83,6 +83,8 @@ class PatternLearning:
         self.rng = np.random.default_rng(seed)
         self.to = "track"
         """Where decoded bars go (``TARGETS``)."""
+        self.last_knob = 0
+        """The knob ``learn/knob`` moved last: that row's current value is it and its value."""
         self.generation = 0
         """Counts the models used: the web UI fetches the map again when it changes."""
         self._axes = np.eye(2)
@@ -118,6 +120,7 @@ class PatternLearning:
             knobs.set_knob(index, value)
         except ValueError as err:
             raise CommandError(str(err)) from None
+        self.last_knob = index
         self._queue()
 
     def generate(self) -> None:

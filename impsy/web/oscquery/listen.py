@@ -14,6 +14,15 @@ are heard:
 - what impsy plays (``[osc] output_address``) and the surprise meter: each
   one as it happens, from the engine's observer hook, attached only while
   someone listens to one of them (as the web UI's live feed does).
+- what the sequencer sends over OSC (``/impsy/seq/play``, ``/impsy/seq/cc``,
+  ``/impsy/seq/status`` and ``/impsy/seq/histogram``): each message as it
+  is handed to the ``[osc]`` client, from the sequencer adapter's
+  ``osc_observer``, set only while someone listens to one of them. A note
+  handed over ahead (``osc_timetag_ahead_ms``) comes as the client gets it:
+  a bundle stamped with when it is due.
+
+A hook only encodes and puts the packet in each listener's mailbox, after
+the note has gone: the timed output never waits for a client.
 
 Each client has a bounded mailbox and its own sender task: a client that
 cannot keep up loses its oldest packets (counted), and nothing waits on it.
@@ -43,6 +52,7 @@ from impsy.engine.table import Pending
 from impsy.errors import CommandError
 from impsy.io.osc import FloatMessageEncoder, encode_message, pairs
 from impsy.io.osc_guard import BUNDLE_PREFIX, LIBRARY_WARNINGS, bundle_problem
+from impsy.io.osc_timetag import WallClock, encode_bundle
 from impsy.web.oscquery.namespace import COMMAND_PREFIX, INTERFACE, WRITE, Namespace
 
 if TYPE_CHECKING:
@@ -96,19 +106,27 @@ class Streams:
         commands: CommandTable,
         output_address: str,
         surprise_address: str,
+        sequencer: Any = None,
     ) -> None:
         self.namespace = namespace
         self.engine = engine
         self.commands = commands
+        self.sequencer = sequencer
+        """The ``SequencerAdapter`` (None without one): its ``osc_observer`` is set here."""
         self.clients: set[Listener] = set()
         self.last_output: list[float] | None = None
         """The model's last output seen while someone listened to it (VALUE of that node)."""
+        self.last_sent: dict[str, list[Any]] = {}
+        """The sequencer's last message per address seen while someone listened to it."""
         self._output_address = output_address
         self._surprise_address = surprise_address
+        self._engine_paths = {output_address, surprise_address} & namespace.streamed
+        self._sequencer_paths = namespace.streamed - self._engine_paths
         self._encoder = FloatMessageEncoder(output_address, engine.dimension - 1)
         self._known: dict[str, list[Any] | None] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._observing = False
+        self._wall: WallClock | None = None
 
     # ------------------------------------------------------------ LISTEN
     def listen(self, client: Listener, path: str) -> bool:
@@ -152,7 +170,7 @@ class Streams:
         elif not self._known and self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        wants_outputs = bool(listened & self.namespace.streamed)
+        wants_outputs = bool(listened & self._engine_paths)
         if wants_outputs and not self._observing:
             self.engine.add_observer(self._observe)
             self._observing = True
@@ -160,6 +178,17 @@ class Streams:
             self.engine.remove_observer(self._observe)
             self._observing = False
             self.last_output = None
+        if self.sequencer is not None:
+            self._hook_sequencer(bool(listened & self._sequencer_paths))
+
+    def _hook_sequencer(self, wanted: bool) -> None:
+        hooked = self.sequencer.osc_observer == self._observe_sequencer
+        if wanted and not hooked:
+            self._wall = WallClock(self.sequencer.sequencer.clock.now)
+            self.sequencer.osc_observer = self._observe_sequencer
+        elif not wanted and hooked:
+            self.sequencer.osc_observer = None
+            self.last_sent.clear()
 
     def _send(self, path: str, packet: bytes) -> None:
         for client in self.clients:
@@ -188,6 +217,18 @@ class Streams:
             self._send(self._output_address, self._encoder.encode(values))
         elif kind == "surprise":
             self._send(self._surprise_address, encode_message(self._surprise_address, [values[0]]))
+
+    def _observe_sequencer(self, address: str, args: list[Any], due: float | None) -> None:
+        """The sequencer's OSC hook: called after the message has gone, so it only encodes
+        and hands over; ``due``: stamped with that instant, as the ``[osc]`` client got it."""
+        if not any(address in client.paths for client in self.clients):
+            return  # listened to, but not this address
+        self.last_sent[address] = args
+        packet = encode_message(address, args)
+        wall = self._wall
+        if due is not None and wall is not None and due > self.sequencer.sequencer.clock.now():
+            packet = encode_bundle(wall.timetag(due), packet)
+        self._send(address, packet)
 
     # ---------------------------------------------------------- the socket
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -290,6 +331,8 @@ class Streams:
         if self._observing:
             self.engine.remove_observer(self._observe)
             self._observing = False
+        if self.sequencer is not None:
+            self._hook_sequencer(False)
         for client in list(self.clients):
             with contextlib.suppress(Exception):
                 await client.ws.close()

@@ -170,7 +170,8 @@ class Namespace:
         self.root = Node("/", f"{name}: an impsy performance", access=0)
         self.writable: set[str] = set()
         self.streamed: set[str] = set()
-        """Outputs impsy streams to LISTENers (the model's output, the surprise meter)."""
+        """Outputs impsy streams to LISTENers (the model's output, the surprise meter, the
+        sequencer's OSC messages)."""
 
     # ------------------------------------------------------------- building
     def node(self, path: str) -> Node:

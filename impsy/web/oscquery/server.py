@@ -87,8 +87,6 @@ EXTENSIONS = {
     "PATH_REMOVED": False,
 }
 """The namespace is fixed once a run has started, so it never announces a change."""
-SEQ_STATUS = "/impsy/seq/status"
-SEQ_HISTOGRAM = "/impsy/seq/histogram"
 
 
 def check_oscquery(config: OscQueryConfig) -> None:
@@ -125,8 +123,11 @@ def check_oscquery(config: OscQueryConfig) -> None:
         check_available()
 
 
-def outputs_of(osc: OscConfig, dimension: int, sequencer: bool) -> list[Output]:
-    """Every address impsy sends to the ``[osc]`` client, with what each carries."""
+def outputs_of(
+    osc: OscConfig, dimension: int, sequencer: bool, sequencer_streamed: bool = True
+) -> list[Output]:
+    """Every address impsy sends to the ``[osc]`` client, with what each carries;
+    ``sequencer_streamed``: the sequencer's are streamed to LISTENers too."""
     count = dimension - 1
     found = [
         Output(
@@ -145,7 +146,12 @@ def outputs_of(osc: OscConfig, dimension: int, sequencer: bool) -> list[Output]:
         ),
     ]
     if sequencer:
-        from impsy.sequencer.adapter import CC_ADDRESS, PLAY_ADDRESS
+        from impsy.sequencer.adapter import (
+            CC_ADDRESS,
+            HISTOGRAM_ADDRESS,
+            PLAY_ADDRESS,
+            STATUS_ADDRESS,
+        )
 
         found += [
             Output(
@@ -153,24 +159,28 @@ def outputs_of(osc: OscConfig, dimension: int, sequencer: bool) -> list[Output]:
                 "iii",
                 "a note of a track played over OSC: track, note, velocity (0 is note off)",
                 ({"MIN": 0}, {"MIN": 0, "MAX": 127}, {"MIN": 0, "MAX": 127}),
+                streamed=sequencer_streamed,
             ),
             Output(
                 CC_ADDRESS,
                 "iii",
                 "a control change of a track played over OSC: track, controller, value",
                 ({"MIN": 0}, {"MIN": 0, "MAX": 127}, {"MIN": 0, "MAX": 127}),
+                streamed=sequencer_streamed,
             ),
             Output(
-                SEQ_STATUS,
+                STATUS_ADDRESS,
                 "s",
                 "the answer to /impsy/seq/status: name, value pairs (tempo, playing, playhead, "
                 "pattern, track, lateness_count, lateness_p50_ms, lateness_p99_ms, "
                 "lateness_max_ms)",
+                streamed=sequencer_streamed,
             ),
             Output(
-                SEQ_HISTOGRAM,
+                HISTOGRAM_ADDRESS,
                 "i",
                 "sent after /impsy/seq/status: the lateness histogram's counts, one int per bin",
+                streamed=sequencer_streamed,
             ),
         ]
     return found
@@ -217,12 +227,20 @@ class OscQueryServer:
         engine: Engine,
         commands: CommandTable,
         sequencer: Any = None,
+        *,
+        learning: Any = None,
+        sequencer_adapter: Any = None,
     ) -> None:
         self.config = config
         self.osc = osc
         self.engine = engine
         self.commands = commands
         self.sequencer = sequencer
+        """The ``SequencerControl`` whose settings are values (``seq/tempo``...)."""
+        self.learning = learning
+        """Its pattern model (``PatternLearning``): the ``learn/...`` values."""
+        self.sequencer_adapter = sequencer_adapter
+        """The ``SequencerAdapter``: what it sends over OSC streams to LISTENers."""
         self.port = config.port
         self.namespace: Namespace | None = None
         self.streams: Streams | None = None
@@ -250,17 +268,33 @@ class OscQueryServer:
 
     def build(self) -> web.Application:
         """The namespace of the table as it is now (complete once the run is built)."""
-        outputs = outputs_of(self.osc, self.engine.dimension, self.sequencer is not None)
+        outputs = outputs_of(
+            self.osc,
+            self.engine.dimension,
+            self.sequencer is not None,
+            sequencer_streamed=self.sequencer_adapter is not None,
+        )
+        output_readers = {self.osc.output_address: self._last_output}
+        if self.sequencer_adapter is not None:
+            from impsy.sequencer.adapter import CC_ADDRESS, PLAY_ADDRESS
+
+            for address in (PLAY_ADDRESS, CC_ADDRESS):
+                output_readers[address] = self._last_sent(address)
         self.namespace = build_namespace(
             self.config.name,
             self.commands,
             self.engine.dimension,
             outputs,
-            readers(self.engine, self.sequencer),
-            {self.osc.output_address: self._last_output},
+            readers(self.engine, self.sequencer, self.learning),
+            output_readers,
         )
         self.streams = Streams(
-            self.namespace, self.engine, self.commands, self.osc.output_address, SURPRISE_ADDRESS
+            self.namespace,
+            self.engine,
+            self.commands,
+            self.osc.output_address,
+            SURPRISE_ADDRESS,
+            self.sequencer_adapter,
         )
         app = web.Application(middlewares=[guard(self.config.host, self.config.token)])
         app.router.add_get("/{path:.*}", self.handle)
@@ -269,6 +303,10 @@ class OscQueryServer:
     def _last_output(self) -> list[Any] | None:
         """VALUE of the output address: the last output streamed to a listener."""
         return self.streams.last_output if self.streams is not None else None
+
+    def _last_sent(self, address: str) -> Callable[[], list[Any] | None]:
+        """VALUE of a sequencer output: the last one streamed to a listener."""
+        return lambda: self.streams.last_sent.get(address) if self.streams is not None else None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         assert self.namespace is not None and self.streams is not None

@@ -5,7 +5,8 @@ it back, so the readers live here, by row name: ``pitemp`` reads the model's
 mixture temperature, ``seq/tempo`` the sequencer's tempo. A reader returns
 one item per argument of its row, in order, as far as there is a current
 value (``seq/tempo``'s ``delta`` has none, so it reads ``[bpm]``), or None
-while there is nothing to read (the temperatures of a run without a model).
+while there is nothing to read (the temperatures of a run without a model,
+the pattern model's knobs before there is one).
 ``tests/web/test_oscquery.py`` checks that every name here is a row.
 """
 
@@ -43,11 +44,33 @@ SEQUENCER_VALUES: dict[str, Callable[[Any], list[Any] | None]] = {
 """Rows run on the ``Sequencer`` (``impsy.sequencer.sequencer``)."""
 
 
-def readers(engine: Engine, sequencer: Any = None) -> dict[str, Reader]:
+def _knob(learn: Any) -> list[Any] | None:
+    """``learn/knob knob value``: the knob moved last and where it is now (after
+    ``generate`` or ``vary`` too, which move every knob)."""
+    knobs = learn.knobs
+    if knobs is None:
+        return None
+    point = knobs.point
+    index = learn.last_knob if 0 <= learn.last_knob < len(point) else 0
+    return [index, float(point[index])]
+
+
+LEARN_VALUES: dict[str, Callable[[Any], list[Any] | None]] = {
+    "learn/knob": _knob,
+    "learn/threshold": lambda learn: None if learn.knobs is None else [learn.knobs.threshold],
+    "learn/to": lambda learn: [learn.to],
+}
+"""Rows run on the pattern model (``impsy.sequencer.learn.live.PatternLearning``); the
+others (``generate``, ``vary``, ``interpolate``, ``train``) move it and keep no value."""
+
+
+def readers(engine: Engine, sequencer: Any = None, learning: Any = None) -> dict[str, Reader]:
     """Row name -> a function reading that row's current value in this run."""
     found: dict[str, Reader] = {name: _bound(read, engine) for name, read in ENGINE_VALUES.items()}
     if sequencer is not None:
         found.update({name: _bound(read, sequencer) for name, read in SEQUENCER_VALUES.items()})
+    if learning is not None:
+        found.update({name: _bound(read, learning) for name, read in LEARN_VALUES.items()})
     return found
 
 
