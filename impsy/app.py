@@ -360,6 +360,8 @@ def build(config: Config, options: RunOptions | None = None) -> Performance:
     adapters = build_adapters(config, engine.dimension, commands)
     sequencer = adapters[-1].sequencer if config.sequencer is not None else None
     learning = adapters[-1].learning if config.sequencer is not None else None
+    if sequencer is not None:
+        training.follow_bars(sequencer)  # model/use ... bar swaps on its bar lines
     return Performance(config, engine, commands, adapters, sequencer, learning, training)
 
 
@@ -418,7 +420,13 @@ async def start_oscquery(performance: Performance) -> Any:
     config = performance.config
     assert config.oscquery is not None and config.osc is not None  # [oscquery] needs [osc]
     server = OscQueryServer(
-        config.oscquery, config.osc, performance.engine, performance.commands, performance.sequencer
+        config.oscquery,
+        config.osc,
+        performance.engine,
+        performance.commands,
+        performance.sequencer,
+        learning=performance.learning,
+        sequencer_adapter=next((a for a in performance.adapters if a.name == "sequencer"), None),
     )
     await server.start()
     return server

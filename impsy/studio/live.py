@@ -9,10 +9,21 @@ When the job ends the sender hears where the model is; with ``use`` the
 model is then swapped in as ``model/use`` would.
 
 ``model/use`` loads a model file from the models folder on a worker thread
-(after the same limited-child-process check the web UI's model swap does)
-and swaps it into the engine on the loop, between two steps; the player
-profile beside it (:mod:`impsy.studio.profile`) then sets how it plays.
-``profile/save`` keeps the current settings beside the playing model.
+(after the same limited-child-process check the web UI's model swap does),
+reads and checks the player profile beside it (:mod:`impsy.studio.profile`)
+there too, and swaps it into the engine on the loop, between two steps; the
+profile then sets how it plays. A model whose profile is broken is not
+swapped in: the sender hears why and nothing changes. ``profile/save`` keeps
+the current settings beside the playing model.
+
+When: ``now`` (the default) swaps as soon as the model is loaded; ``bar``
+waits, while the sequencer plays, for its next bar line, by the sequencer's
+own bar listeners (the hook its pattern model swaps on, see
+``impsy.sequencer.learn.live``), so the new model takes over on the one. The
+loading still happens at once, off the loop: only the swap waits. With the
+sequencer stopped (or none in this run) ``bar`` swaps at once, and stopping
+the sequencer while a model waits swaps it then. A second model asked for
+while one waits takes its place (the first one's sender hears so).
 """
 
 from __future__ import annotations
@@ -26,11 +37,12 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from impsy.engine.table import Pending
-from impsy.errors import CommandError
+from impsy.errors import CommandError, ImpsyError
 from impsy.training.progress import parse_epoch
 
 if TYPE_CHECKING:
@@ -42,7 +54,24 @@ NICE = 10
 SIZES = ("xxs", "xs", "s", "m", "l", "xl")
 MODEL_SUFFIXES = (".tflite", ".keras", ".h5")
 LOG_LINES = 20
+AT = ("now", "bar")
+"""When a model comes in: as soon as it is loaded, or at the sequencer's next bar line."""
 log = logging.getLogger("impsy")
+
+
+class BarLines(Protocol):
+    """What a swap at the bar needs of the sequencer (``impsy.sequencer.sequencer.Sequencer``:
+    the studio stands beside the sequencer, not above it, so it knows only this much)."""
+
+    @property
+    def playing(self) -> bool: ...
+
+    bar_listeners: list[Callable[[int], None]]
+    """Called with each bar line's number as the transport crosses it."""
+
+    def add_listener(self, callback: Callable[[Any], None]) -> None: ...
+
+    def remove_listener(self, callback: Callable[[Any], None]) -> None: ...
 
 
 def load_checked_model(path: Path, model_config: Any) -> Any:
@@ -97,18 +126,26 @@ class LiveTraining:
         self.error: str = ""
         self.started = 0.0
         self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self.sequencer: BarLines | None = None
+        self._waiting: tuple[Any, dict[str, Any] | None, Path, asyncio.Future[None]] | None = None
+        """A loaded model waiting for the bar line: it, its profile, its file, its swap."""
         self._use_profile()  # the model it starts with plays as its profile says
+
+    def follow_bars(self, sequencer: BarLines) -> None:
+        """Swap models asked for ``at bar`` on ``sequencer``'s bar lines (``impsy.app``)."""
+        self.sequencer = sequencer
+        sequencer.bar_listeners.append(self._bar)
 
     # ------------------------------------------------------------ player profiles
     def _use_profile(self) -> None:
         """Apply the profile beside the engine's model (``impsy.studio.profile``); a broken
         one is an ImpsyError naming the file (at start-up: impsy run refuses to start)."""
-        from impsy.studio.profile import load_profile, profile_path
+        from impsy.studio.profile import describe, load_profile, profile_path
 
         profile = load_profile(self.engine)
         if profile:
-            shown = ", ".join(f"{k} {v:g}" for k, v in profile.items())
-            log.info("profile: %s (%s)", profile_path(Path(self.engine.model.path)).name, shown)
+            where = profile_path(Path(self.engine.model.path)).name
+            log.info("profile: %s (%s)", where, describe(profile))
 
     def save_profile(self) -> str:
         """``profile/save``: the playing model's settings beside its file."""
@@ -123,8 +160,11 @@ class LiveTraining:
         size: str | None = None,
         epochs: int | None = None,
         use: bool | None = None,
+        at: str | None = None,
     ) -> Pending:
-        """Start ``impsy train`` on ``datasets/<dataset>`` with the configured studio."""
+        """Start ``impsy train`` on ``datasets/<dataset>`` with the configured studio; with
+        ``use``, the model comes in when it is back, ``at`` ``now`` or the next ``bar``."""
+        at = self._when(at)
         if self.task is not None and not self.task.done():
             raise CommandError("a training job is running already; train/cancel stops it")
         name = dataset or f"training-dataset-{self.engine.dimension}d.npz"
@@ -142,10 +182,12 @@ class LiveTraining:
         self.output = self.error = ""
         self.started = time.time()
         self.log.clear()
-        self.task = loop.create_task(self._run(argv, bool(use), done))
+        self.task = loop.create_task(self._run(argv, bool(use), done, at))
         return Pending(done)
 
-    async def _run(self, argv: list[str], use: bool, done: asyncio.Future[object]) -> None:
+    async def _run(
+        self, argv: list[str], use: bool, done: asyncio.Future[object], at: str = "now"
+    ) -> None:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "impsy", *argv,
@@ -171,9 +213,12 @@ class LiveTraining:
             return
         if use:
             try:
-                await self._use(Path(self.output))
+                await self._use(Path(self.output), at)
             except CommandError as err:
-                self._fail(done, f"train: the model was trained but not swapped in: {err}")
+                if self.state == "cancelled":
+                    self._fail(done, "train: cancelled", state="cancelled")
+                else:
+                    self._fail(done, f"train: the model was trained but not swapped in: {err}")
                 return
         self.state = "done"
         done.set_result(self.output)
@@ -217,6 +262,9 @@ class LiveTraining:
         if self.task is None or self.task.done() or self.process is None:
             raise CommandError("no training job is running")
         self.state = "cancelled"
+        waiting = self._waiting
+        if waiting is not None and self.output and waiting[2] == Path(self.output):
+            self._drop_waiting("train: cancelled")  # trained, but it never comes in
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
 
@@ -238,10 +286,12 @@ class LiveTraining:
                 out["val_loss"] = self.progress["val_loss"]
         if self.best is not None:
             out["best"] = self.best
+        out["waiting"] = self._waiting[2].name if self._waiting is not None else ""
         return out
 
     async def close(self) -> None:
         """Stop a running job when the performance stops: nothing is left behind."""
+        self._drop_waiting("the performance stopped")
         if self.task is not None and not self.task.done():
             with contextlib.suppress(CommandError):
                 self.cancel()
@@ -249,8 +299,10 @@ class LiveTraining:
                 await asyncio.wait_for(asyncio.shield(self.task), 5.0)
 
     # ------------------------------------------------------------ model/use
-    def use(self, file: str) -> Pending:
-        """Load ``models/<file>`` on a worker thread, then play with it from the next step."""
+    def use(self, file: str, at: str | None = None) -> Pending:
+        """Load ``models/<file>`` on a worker thread, then play with it from the next step
+        (``at`` ``now``) or from the sequencer's next bar line (``bar``)."""
+        at = self._when(at)
         path = self._inside(self.models, file.removeprefix("models/"), MODEL_SUFFIXES, "model")
         if not path.is_file():
             raise CommandError(f"model/use: no model {path.name} in {self.models}")
@@ -259,7 +311,7 @@ class LiveTraining:
 
         async def swap() -> None:
             try:
-                await self._use(path)
+                await self._use(path, at)
             except CommandError as err:
                 done.set_exception(err)
             else:
@@ -268,22 +320,98 @@ class LiveTraining:
         loop.create_task(swap())
         return Pending(done)
 
-    async def _use(self, path: Path) -> None:
+    @staticmethod
+    def _when(at: str | None) -> str:
+        if at is None:
+            return "now"
+        if at not in AT:
+            raise CommandError(f"at: expected one of {', '.join(AT)}, got {at!r}")
+        return at
+
+    def _prepare(self, path: Path) -> tuple[Any, dict[str, Any] | None]:
+        """On a worker thread: the checked, loaded model and its checked profile."""
         from impsy.model.errors import ModelError
+        from impsy.studio.profile import read_profile
 
         try:
-            model = await asyncio.to_thread(load_checked_model, path, self.config.model)
+            model = load_checked_model(path, self.config.model)
         except (ModelError, OSError, ValueError) as err:
             raise CommandError(f"{path.name}: cannot load: {err}") from None
-        self.engine.swap_model(model)  # on the loop, between two steps
-        from impsy.errors import ImpsyError
-
-        try:
-            self._use_profile()
-        except ImpsyError as err:
+        if model.dimension != self.engine.dimension:
             raise CommandError(
-                f"{path.name} plays, but its profile was not applied: {err}"
-            ) from None
+                f"{path.name}: model dimension {model.dimension} does not match "
+                f"this run's {self.engine.dimension}"
+            )
+        try:
+            profile = read_profile(path, model.dimension)
+        except ImpsyError as err:
+            raise CommandError(f"{path.name} not swapped in: {err}") from None
+        return model, profile
+
+    async def _use(self, path: Path, at: str = "now") -> None:
+        """Load ``path`` (off the loop), then swap it in now or at the next bar line."""
+        model, profile = await asyncio.to_thread(self._prepare, path)
+        if at == "bar" and self.sequencer is not None and self.sequencer.playing:
+            swapped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._waiting is not None:
+                *_, before, replaced = self._waiting
+                if not replaced.done():
+                    replaced.set_exception(
+                        CommandError(f"{before.name}: replaced by {path.name} before the bar line")
+                    )
+            else:  # its stop is heard only while a model waits (events cost on every step)
+                self.sequencer.add_listener(self._transport)
+            self._waiting = (model, profile, path, swapped)
+            await swapped
+        else:
+            self._swap(model, profile, path)
+
+    def _swap(self, model: Any, profile: dict[str, Any] | None, path: Path) -> None:
+        """On the loop, between two steps: the model in, then its profile."""
+        from impsy.studio.profile import apply_profile, describe, profile_path
+
+        self.engine.swap_model(model)
+        if profile:
+            where = profile_path(path)
+            apply_profile(self.engine, profile, where)  # checked on the worker thread
+            log.info("profile: %s (%s)", where.name, describe(profile))
+
+    def _swap_waiting(self) -> None:
+        """The model waiting for the bar line comes in now; its sender hears how it went."""
+        if self._waiting is None:
+            return
+        model, profile, path, swapped = self._waiting
+        self._waiting = None
+        if self.sequencer is not None:
+            self.sequencer.remove_listener(self._transport)
+        if swapped.done():  # its sender's performance stopped meanwhile
+            return
+        try:
+            self._swap(model, profile, path)
+        except (CommandError, ImpsyError) as err:
+            swapped.set_exception(CommandError(str(err)))
+        else:
+            swapped.set_result(None)
+
+    def _drop_waiting(self, why: str) -> None:
+        """Forget the model waiting for the bar line; its sender hears ``why``."""
+        if self._waiting is None:
+            return
+        *_, path, swapped = self._waiting
+        self._waiting = None
+        if self.sequencer is not None:
+            self.sequencer.remove_listener(self._transport)
+        if not swapped.done():
+            swapped.set_exception(CommandError(f"{path.name}: not swapped in: {why}"))
+
+    def _bar(self, _number: int) -> None:
+        """A bar line of the sequencer: a waiting model comes in on it."""
+        self._swap_waiting()
+
+    def _transport(self, event: Any) -> None:
+        """Stopped before the bar line: no bar line will come, so a waiting model comes now."""
+        if event.kind == "transport" and not event.data.get("playing", True):
+            self._swap_waiting()
 
     @staticmethod
     def _inside(folder: Path, name: str, suffixes: tuple[str, ...], what: str) -> Path:

@@ -67,12 +67,22 @@ def trial_here(
 
     try:
         result = train_here(job, performances, report, checkpoints)
-        score = validation_nll(result.outputs["keras"], result.summary, performances)
+        score = validation_nll(
+            result.outputs["keras"], result.summary, performances, _row_weights(job)
+        )
     except ImpsyError as err:
         return Trial(number, params, error=str(err)), None
     trial = trial_from_summary(number, params, result.summary, score)
     report(f"trial {number} done: val_nll {score:.4f} after {trial.epochs_run} epochs")
     return trial, result
+
+
+def _row_weights(job: TrainJob) -> list[np.ndarray] | None:
+    """The dataset's per-row weights (from feedback marks), or None for a plain dataset."""
+    from impsy.dataset.npz import read_weights
+
+    dataset = job.options.dataset
+    return None if dataset is None else read_weights(dataset)
 
 
 def keep_best(

@@ -4,7 +4,10 @@ and the Tune trial of a sweep.
 The store (:class:`StudioStore`) is one detached actor per cluster, found by
 name. It holds each dataset once, under the SHA-256 of its bytes, in the
 cluster's object store (put there by the actor, so it outlives the client
-that sent it): a second job on the same data sends only the hash. It is
+that sent it): a second job on the same data sends only the hash. A
+fine-tune's starting model (``--init-from``) travels the same way, by the
+hash of its bytes, and is written into the job's temporary folder on the
+worker, where the trainer reads it as it would on the client. It is
 also each job's channel: the progress lines the worker prints, which the
 client reads as they come, the job's latest epoch checkpoint, and a sweep's
 trial files. Keeping the checkpoint in the store, not on the worker's disk,
@@ -50,7 +53,8 @@ def thread_env(cpus: float) -> dict[str, str]:
 
 
 class StudioStore:
-    """Datasets by hash, and each job's lines, checkpoint and files (a Ray actor)."""
+    """Files by hash (datasets, starting models), and each job's lines, checkpoint and
+    files (a Ray actor). The ``datasets`` counters count starting models too."""
 
     def __init__(self) -> None:
         self.datasets: OrderedDict[str, tuple[Any, int]] = OrderedDict()
@@ -147,13 +151,29 @@ class StoreCheckpoints:
         ray.get(self.store.save_checkpoint.remote(self.job, self.key, data))
 
 
-def _fetch_dataset(store: Any, sha: str, folder: Path, name: str) -> Path:
+def _fetch(store: Any, sha: str, folder: Path, name: str, default: str = "dataset.npz") -> Path:
+    """The store's file ``sha`` written to ``folder`` under ``name``'s last part (Keras
+    reads a model by its suffix, so the client's file name is kept)."""
     import ray
 
     data = ray.get(ray.get(store.dataset.remote(sha))[0])
-    path = folder / (Path(name).name or "dataset.npz")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (Path(name).name or default)
     path.write_bytes(data)
     return path
+
+
+def _job_here(
+    store: Any, sha: str, record: dict[str, Any], folder: Path, init_sha: str | None
+) -> tuple[Any, Path]:
+    """The job with this worker's paths: its dataset and starting model (if any) fetched
+    into ``folder``, its outputs written under it."""
+    dataset = _fetch(store, sha, folder, record["options"]["dataset"])
+    replaced: dict[str, Any] = {"dataset": dataset, "destination": folder / "out", "force": True}
+    if init_sha is not None:
+        name = record["options"]["init_from"] or "init.keras"
+        replaced["init_from"] = _fetch(store, init_sha, folder / "init", name, "init.keras")
+    return job_from_record(record, **replaced), dataset
 
 
 def _reporter(store: Any, job: str, prefix: str = "") -> Any:
@@ -173,22 +193,27 @@ def _outcome(outputs: dict[str, Path], summary: dict[str, Any], record: dict[str
 
     summary = dict(summary)
     summary["dataset"] = {**summary["dataset"], "file": record["options"]["dataset"]}
+    if record["options"].get("init_from") is not None:  # the client's path, not the worker's
+        summary["options"] = {**summary["options"], "init_from": record["options"]["init_from"]}
     summary["studio"] = {"backend": "ray", "host": socket.gethostname(), "impsy": __version__}
     files = {kind: path.read_bytes() for kind, path in outputs.items() if kind != "summary"}
     files["summary"] = (json.dumps(summary, indent=2) + "\n").encode("utf-8")
     return {"files": files, "summary": summary, "impsy": __version__}
 
 
-def train_task(job_id: str, sha: str, record: dict[str, Any], store: Any) -> dict[str, Any]:
-    """A Ray task: train the job on this worker; its files and summary come back."""
+def train_task(
+    job_id: str, sha: str, record: dict[str, Any], store: Any, init_sha: str | None = None
+) -> dict[str, Any]:
+    """A Ray task: train the job on this worker; its files and summary come back.
+
+    ``init_sha`` names the starting model (``--init-from``) in the store."""
     from impsy.studio.local import train_here
     from impsy.training.trainer import load_performances
 
     report = _reporter(store, job_id)
     report(f"studio: training on {socket.gethostname()} (worker pid {os.getpid()})")
     with tempfile.TemporaryDirectory(prefix="impsy-studio-") as tmp:
-        dataset = _fetch_dataset(store, sha, Path(tmp), record["options"]["dataset"])
-        job = job_from_record(record, dataset=dataset, destination=Path(tmp) / "out", force=True)
+        job, dataset = _job_here(store, sha, record, Path(tmp), init_sha)
         performances = load_performances(dataset, None)
         result = train_here(job, performances, report, StoreCheckpoints(store, job_id))
         return _outcome(result.outputs, result.summary, record)
@@ -201,6 +226,7 @@ def tune_trial(
     records: list[dict[str, Any]],
     params: list[dict[str, Any]],
     store: Any,
+    init_sha: str | None = None,
 ) -> None:
     """A Ray Tune trial of a sweep: train trial ``config["trial"]``, score it, report it."""
     from ray import tune
@@ -213,8 +239,7 @@ def tune_trial(
     report = _reporter(store, job_id, f"trial {number}: ")
     report(f"on {socket.gethostname()} (worker pid {os.getpid()})")
     with tempfile.TemporaryDirectory(prefix="impsy-trial-") as tmp:
-        dataset = _fetch_dataset(store, sha, Path(tmp), record["options"]["dataset"])
-        job = job_from_record(record, dataset=dataset, destination=Path(tmp) / "out", force=True)
+        job, dataset = _job_here(store, sha, record, Path(tmp), init_sha)
         performances = load_performances(dataset, None)
         checkpoints = StoreCheckpoints(store, job_id, f"trial{number}")
         trial, result = trial_here(
@@ -236,6 +261,7 @@ def sweep_task(
     params: list[dict[str, Any]],
     store: Any,
     cpus_per_trial: float = TRIAL_CPUS,
+    init_sha: str | None = None,
 ) -> list[dict[str, Any]]:
     """A Ray task (no CPU of its own) that runs the trials with Ray Tune on the cluster.
 
@@ -248,7 +274,13 @@ def sweep_task(
 
     trainable = tune.with_resources(
         tune.with_parameters(
-            tune_trial, job_id=job_id, sha=sha, records=records, params=params, store=store
+            tune_trial,
+            job_id=job_id,
+            sha=sha,
+            records=records,
+            params=params,
+            store=store,
+            init_sha=init_sha,
         ),
         {"cpu": cpus_per_trial},
     )

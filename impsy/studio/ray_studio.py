@@ -6,7 +6,9 @@ connection (:mod:`impsy.studio.reach`), so a studio that is not there is
 one line naming it, in seconds. Then a job:
 
 1. the dataset's SHA-256 is asked of the studio's store; only when it is
-   not there are the bytes sent (once per dataset per cluster);
+   not there are the bytes sent (once per dataset per cluster); a
+   fine-tune's starting model (``--init-from``), first read and checked
+   here by impsy's own model reader, is sent the same way;
 2. the job (options, recipe, seed, the hash) runs as a Ray task on a worker
    with one CPU, retried on another worker if that one dies (it goes on from
    the store's checkpoint of its last epoch);
@@ -149,17 +151,17 @@ class RayStudio:
         ray = self.connect()
         return ray.get(self.store().stats.remote())
 
-    def upload(self, path: Path, report: Report) -> str:
-        """The dataset's hash, its bytes sent only when the studio does not hold them."""
+    def upload(self, path: Path, report: Report, what: str = "dataset") -> str:
+        """The file's hash, its bytes sent only when the studio does not hold them."""
         ray = self.connect()
         store = self.store()
         data = Path(path).read_bytes()
         sha = sha256_bytes(data)
         if ray.get(store.has.remote(sha)):
-            report(f"studio: dataset {sha[:12]} is in the studio already: not sent again")
+            report(f"studio: {what} {sha[:12]} is in the studio already: not sent again")
         else:
             ray.get(store.put.remote(sha, data))
-            report(f"studio: dataset {sha[:12]} sent ({len(data) / 1024:.0f} KiB)")
+            report(f"studio: {what} {sha[:12]} sent ({len(data) / 1024:.0f} KiB)")
         return sha
 
     # ------------------------------------------------------------ one job
@@ -169,13 +171,14 @@ class RayStudio:
 
         paths = output_paths(job.options.destination, output_stem(job.options, _dim(performances)))
         check_outputs(paths, job.options.force)  # before the job, not after it
-        _refuse_local_files(job)
+        _check_init_model(job, performances)
         ray = self.connect()
         report(f"studio: {self.describe()}")
         sha = self.upload(job.options.dataset, report)
+        init_sha = self._upload_init_model(job, report)
         job_id = uuid.uuid4().hex[:12]
         task = ray.remote(train_task).options(num_cpus=1, max_retries=JOB_RETRIES)
-        ref = task.remote(job_id, sha, job.record(), self.store())
+        ref = task.remote(job_id, sha, job.record(), self.store(), init_sha)
         outcome = self._follow(ray, ref, job_id, report)
         job.options.destination.mkdir(parents=True, exist_ok=True)
         for kind, data in outcome["files"].items():
@@ -183,6 +186,12 @@ class RayStudio:
         self._check_version(outcome.get("impsy"), report)
         summary = outcome["summary"]
         return TrainResult(outputs=paths, summary=summary, history=summary.get("history", []))
+
+    def _upload_init_model(self, job: TrainJob, report: Report) -> str | None:
+        """The starting model's hash in the studio (sent if not there); None without one."""
+        if job.options.init_from is None:
+            return None
+        return self.upload(job.options.init_from, report, "starting model")
 
     def _follow(self, ray: Any, ref: Any, job_id: str, report: Report, drop: bool = True) -> Any:
         """Print the job's lines until it ends; its result, or one ImpsyError.
@@ -250,10 +259,11 @@ class RayStudio:
         started = time.perf_counter()
         stem = output_stem(job.options, _dim(performances))
         check_outputs(output_paths(job.options.destination, stem), job.options.force)
-        _refuse_local_files(job)
+        _check_init_model(job, None)  # trials may differ in size: each checks its own fit
         ray = self.connect()
         report(f"studio: {self.describe()}: {len(trials)} trials as Ray Tune trials")
         sha = self.upload(job.options.dataset, report)
+        init_sha = self._upload_init_model(job, report)
         records = [
             TrainJob(options, job.recipe).record()
             for options in trial_options(job.options, trials, stem)
@@ -263,7 +273,7 @@ class RayStudio:
             num_cpus=0, max_retries=0, runtime_env={"env_vars": thread_env(TRIAL_CPUS)}
         )
         store = self.store()
-        ref = task.remote(job_id, sha, records, trials, store)
+        ref = task.remote(job_id, sha, records, trials, store, init_sha=init_sha)
         outcomes = self._follow(ray, ref, job_id, report, drop=False)
         done = [Trial(**{k: v for k, v in o.items() if k != "files"}) for o in outcomes]
         best = best_trial(done)
@@ -281,13 +291,17 @@ class RayStudio:
         return SweepResult(done, best, outputs, time.perf_counter() - started, self.describe())
 
 
-def _refuse_local_files(job: TrainJob) -> None:
-    """Only the dataset travels to a studio: a starting model on this disk would not."""
-    if job.options.init_from is not None:
-        raise ImpsyError(
-            "--init-from names a file on this machine, which a Ray studio cannot read; "
-            "fine-tune with --studio local"
-        )
+def _check_init_model(job: TrainJob, performances: list[np.ndarray] | None) -> None:
+    """The starting model read here, within impsy's limits, before anything is sent; with
+    ``performances``, also held to the job's size and the data's dimension."""
+    if job.options.init_from is None:
+        return
+    from impsy.training.trainer import check_init_model, resolved_size
+
+    if performances is None:
+        check_init_model(job.options.init_from)
+    else:
+        check_init_model(job.options.init_from, _dim(performances), resolved_size(job.options))
 
 
 @contextlib.contextmanager

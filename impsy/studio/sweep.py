@@ -146,13 +146,30 @@ class Trial:
         return dataclasses.asdict(self)
 
 
-def validation_nll(keras_file: Path, summary: dict[str, Any], performances: list[Any]) -> float:
+def validation_nll(
+    keras_file: Path,
+    summary: dict[str, Any],
+    performances: list[Any],
+    row_weights: list[np.ndarray] | None = None,
+) -> float:
     """NLL per step (model space) of the exported model on the run's validation
-    performances, whole and from a reset state (numpy engine, as ``impsy evaluate``)."""
+    performances, whole and from a reset state (numpy engine, as ``impsy evaluate``).
+
+    With ``row_weights`` (a dataset built from marked logs) each step counts
+    as much as the row it predicts, as training's own validation does, so the
+    trials are ranked by the playing the performer marked good.
+    """
     from impsy.model import load_model, nll
 
-    whole = [performances[i] for i in summary["split"]["validation"] if len(performances[i]) >= 2]
-    return float(nll.evaluate(load_model(keras_file, engine="numpy"), whole).mean_nll)
+    kept = [i for i in summary["split"]["validation"] if len(performances[i]) >= 2]
+    model = load_model(keras_file, engine="numpy")
+    if row_weights is None:
+        return float(nll.evaluate(model, [performances[i] for i in kept]).mean_nll)
+    from impsy.training.scoring import weighted_mean
+
+    steps = np.concatenate([nll.performance_nll(model, performances[i]) for i in kept])
+    weights = np.concatenate([np.asarray(row_weights[i], dtype=np.float64)[1:] for i in kept])
+    return weighted_mean(steps, weights)
 
 
 def trial_from_summary(

@@ -20,6 +20,8 @@ def make_callbacks(
     max_seconds: float | None = None,
     validation_performances: list[Any] | None = None,
     initial: tuple[float, list[Any]] | None = None,
+    validation_row_weights: list[Any] | None = None,
+    validation_loss: Callable[[Any], float] | None = None,
 ) -> tuple[Any, list[Any]]:
     """``(best, callbacks)``: ``best`` holds the best-validation weights and the history.
 
@@ -37,6 +39,13 @@ def make_callbacks(
     weights' score and weights when fine-tuning: an epoch must beat it to be
     kept, so a fine-tune never exports weights worse than it started from.
 
+    A dataset with row weights (marked spans) is validated with them, as
+    training draws by them: ``validation_row_weights`` (one array per
+    validation performance) weight each step of ``val_nll``, and
+    ``validation_loss`` (a function of the model, the weighted window loss
+    of :mod:`impsy.training.scoring`) is logged as ``val_loss`` in place of
+    Keras's, which ``fit`` then does not compute.
+
     Each epoch's logs get ``improved`` (1.0 when that epoch's weights became
     the ones to export, else 0.0), so callbacks run after these (the
     benchmark's test scoring) follow that choice instead of redoing it.
@@ -52,8 +61,13 @@ def make_callbacks(
 
             if logs is not None:
                 logs["val_nll"] = performances_nll(
-                    self.model.get_weights(), validation_performances
+                    self.model.get_weights(), validation_performances, validation_row_weights
                 )
+
+    class WeightedValidation(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None and validation_loss is not None:
+                logs["val_loss"] = validation_loss(self.model)
 
     class BestWeights(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -110,6 +124,8 @@ def make_callbacks(
 
     best = BestWeights()
     callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    if validation_loss is not None:
+        callbacks.append(WeightedValidation())  # before the callbacks that read val_loss
     if validation_performances is not None:
         callbacks.append(PerformanceValidation())  # before the callbacks that read val_nll
     callbacks.append(best)

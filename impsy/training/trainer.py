@@ -247,9 +247,14 @@ def train_model(
         augment=options.augment,
         weights=None if weights is None else [weights[i] for i in split.train],
     )
-    val_source = WindowSource([performances[i] for i in split.validation], length)
+    val_source = WindowSource(
+        [performances[i] for i in split.validation],
+        length,
+        weights=None if weights is None else [weights[i] for i in split.validation],
+    )
     if not train_source.epoch_size(step) or not val_source.starts(options.sequence_length).size:
         raise ImpsyError("not enough rows for one training and one validation window")
+    weighted_loss = _weighted_validation(val_source, options, report)
 
     from impsy.training.seeding import seed_everything
 
@@ -284,11 +289,13 @@ def train_model(
         train_source, val_source, options, step, done_epochs
     )
     extra = list(extra_callbacks or [])
-    whole = [performances[i] for i in split.validation if lengths[i] >= 2]
+    scored = [i for i in split.validation if lengths[i] >= 2]
+    whole = [performances[i] for i in scored]
     monitored = whole if options.select_by == "performances" else None
+    whole_weights = None if weights is None else [weights[i] for i in scored]
     initial = None
     if options.init_from is not None and resumed is None:
-        initial = _initial_score(model, val_ds, val_steps, monitored)
+        initial = _initial_score(model, val_ds, val_steps, monitored, whole_weights, weighted_loss)
         report(f"starting weights: {'val_nll' if monitored else 'val_loss'} {initial[0]:.4f}")
     report(
         f"training {stem}: {train_source.epoch_size(step)} windows of {options.sequence_length} "
@@ -302,6 +309,8 @@ def train_model(
         None if options.max_minutes is None else options.max_minutes * 60,
         validation_performances=monitored,
         initial=initial,
+        validation_row_weights=whole_weights,
+        validation_loss=weighted_loss,
     )
     if checkpoints is not None:
         from impsy.training.checkpoint import checkpoint_callback
@@ -315,8 +324,9 @@ def train_model(
     model.fit(
         train_ds,
         steps_per_epoch=steps,
-        validation_data=val_ds,
-        validation_steps=val_steps,
+        # weighted: the callback scores the validation windows (Keras would weigh them alike)
+        validation_data=val_ds if weighted_loss is None else None,
+        validation_steps=val_steps if weighted_loss is None else None,
         epochs=done_epochs if stopped else options.epochs,
         initial_epoch=done_epochs,
         shuffle=False,  # the window source shuffles, from the seed
@@ -372,6 +382,31 @@ def _row_weights(
     return weights
 
 
+def _weighted_validation(
+    source: WindowSource, options: TrainOptions, report: Callable[[str], None]
+) -> Callable[[Any], float] | None:
+    """The weighted validation loss of a dataset with row weights; None without weights.
+
+    Each fixed validation window counts as much as training would draw it
+    (its weight, :meth:`WindowSource.window_weights`); the number replaces
+    Keras's ``val_loss``, so the best epoch, the rate halving and early
+    stopping all follow the marks.
+    """
+    chance = source.fixed_weights(options.sequence_length)
+    if chance is None:
+        return None
+    if not chance.sum() > 0:
+        raise ImpsyError(
+            "every validation window has weight 0 (its performances are all marked bad "
+            "with weight 0): mark less, or use another --seed for another split"
+        )
+    from impsy.training.scoring import weighted_window_loss
+
+    x, y = source.gather(source.starts(options.sequence_length))
+    report(f"validation: {len(chance)} windows, each loss weighted as training draws it")
+    return weighted_window_loss(x, y, chance, options.batch_size)
+
+
 def _resume(
     checkpoints: CheckpointStore | None, model: Any, report: Callable[[str], None]
 ) -> EpochState | None:
@@ -397,15 +432,47 @@ def _resume(
 
 
 def _initial_score(
-    model: Any, val_ds: Any, val_steps: int, whole: list[np.ndarray] | None
+    model: Any,
+    val_ds: Any,
+    val_steps: int,
+    whole: list[np.ndarray] | None,
+    whole_weights: list[np.ndarray] | None = None,
+    weighted_loss: Callable[[Any], float] | None = None,
 ) -> tuple[float, list[Any]]:
     """The starting weights' validation score (what the run selects by), and the weights."""
     weights = [w.copy() for w in model.get_weights()]
     if whole is not None:
         from impsy.training.scoring import performances_nll
 
-        return performances_nll(weights, whole), weights
+        return performances_nll(weights, whole, whole_weights), weights
+    if weighted_loss is not None:
+        return weighted_loss(model), weights
     return float(model.evaluate(val_ds, steps=val_steps, verbose=0)), weights
+
+
+def check_init_model(path: Path, dimension: int | None = None, size: Any = None) -> None:
+    """``--init-from``'s file read by impsy's own reader, within its limits; ImpsyError if not.
+
+    With ``dimension`` and ``size`` the file must also be that architecture.
+    A Ray studio's client calls this before it sends the file, so a bad or
+    mismatched model is refused here, in a line, not on a worker.
+    """
+    from impsy.model import ModelError, load_model
+
+    try:
+        model = load_model(path, engine="numpy")
+    except ModelError as err:
+        raise ImpsyError(f"--init-from: {err}") from None
+    if dimension is None or size is None:
+        return
+    found = (model.dimension, model.units, model.layers, model.mixtures)
+    wanted = (dimension, size.units, size.layers, size.mixtures)
+    if found != wanted:
+        raise ImpsyError(
+            f"--init-from: {path} is a dim-{found[0]} model of {found[1]} units x {found[2]} "
+            f"layers, {found[3]} mixtures; this training is dim-{wanted[0]}, {wanted[1]} units "
+            f"x {wanted[2]} layers, {wanted[3]} mixtures: start from a model of the same size"
+        )
 
 
 def _initial_weights(path: Path, dimension: int, size: Any) -> list[Any]:
@@ -416,13 +483,9 @@ def _initial_weights(path: Path, dimension: int, size: Any) -> list[Any]:
     nesting), which Keras's loader does not, so a zip bomb or a damaged file
     is refused with its reason before Keras unpacks anything.
     """
-    from impsy.model import ModelError, load_model
     from impsy.training.network import build_inference_model
 
-    try:
-        load_model(path, engine="numpy")
-    except ModelError as err:
-        raise ImpsyError(f"--init-from: {err}") from None
+    check_init_model(path)
     inference = build_inference_model(dimension, size.units, size.mixtures, size.layers)
     try:
         inference.load_weights(str(path))

@@ -14,7 +14,10 @@ per epoch, and over epochs every alignment is seen, so an epoch costs
 A dataset with row weights (spans a performer marked good or bad) draws an
 epoch's windows from those, with replacement, in proportion to each
 window's weight: a window of rows weighted 2 is seen twice as often as an
-unmarked one, one weighted 0 never. Validation windows are never weighted.
+unmarked one, one weighted 0 never. Validation windows are never drawn by
+weight (they are fixed, every one scored); instead each one's loss counts in
+proportion to the same window weight (:mod:`impsy.training.scoring`), so the
+epoch that is kept is the one that does best on what the performer marked.
 """
 
 from __future__ import annotations
@@ -94,6 +97,12 @@ class WindowSource:
         assert self.row_weights is not None
         cumulative = np.concatenate([[0.0], np.cumsum(self.row_weights)])
         return (cumulative[starts + self.length] - cumulative[starts + 1]) / (self.length - 1)
+
+    def fixed_weights(self, step: int) -> np.ndarray | None:
+        """The weights of :meth:`fixed_batches`' windows, in order; None: all equal."""
+        if self.row_weights is None:
+            return None
+        return self.window_weights(self.starts(step))
 
     def starts(self, step: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """Window starts ``step`` apart in every performance; random offsets if ``rng``."""

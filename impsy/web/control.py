@@ -157,6 +157,19 @@ def _load_and_warm(path: Path, ctx: WebContext) -> Any:
     return load_checked_model(path, ctx.config.model)
 
 
+def _load_with_profile(path: Path, ctx: WebContext) -> tuple[Any, dict[str, Any] | None]:
+    """Off the loop: the model and its checked player profile, so a broken profile keeps
+    the playing model (as the ``model/use`` row does) instead of swapping without it."""
+    from impsy.errors import ImpsyError
+    from impsy.studio.profile import read_profile
+
+    model = _load_and_warm(path, ctx)
+    try:
+        return model, read_profile(path, model.dimension)
+    except ImpsyError as err:
+        raise BadRequest(f"{path.name} not swapped in: {err}") from None
+
+
 def model_file(ctx: WebContext, given: Any) -> Path:
     """A model named by the UI: a name inside models/, or ``models/<name>``."""
     if not isinstance(given, str) or not given:
@@ -178,26 +191,18 @@ async def post_model_use(request: web.Request) -> web.Response:
     from impsy.model.errors import ModelError
 
     try:
-        model = await asyncio.to_thread(_load_and_warm, path, ctx)
+        model, profile = await asyncio.to_thread(_load_with_profile, path, ctx)
     except (ModelError, OSError, ValueError) as err:
         raise BadRequest(f"{path.name}: cannot load: {err}") from None
+    from impsy.studio.profile import apply_profile, profile_path
+
     try:
         engine.swap_model(model)
-        _use_profile(engine)
+        if profile:
+            apply_profile(engine, profile, profile_path(path))
     except CommandError as err:
         raise BadRequest(str(err)) from None
     return reply(status_body(ctx))
-
-
-def _use_profile(engine: Engine) -> None:
-    """The player profile beside the new model sets how it plays (impsy.studio.profile)."""
-    from impsy.errors import ImpsyError
-    from impsy.studio.profile import load_profile
-
-    try:
-        load_profile(engine)
-    except ImpsyError as err:
-        raise CommandError(str(err)) from None
 
 
 def add_routes(app: web.Application) -> None:

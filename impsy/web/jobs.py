@@ -6,7 +6,9 @@ there and its lines come back through that process) never loads in the
 server, the performance keeps its CPU share (the job runs at a lower
 priority), and cancel stops everything the job started. Its output is read
 line by line on the loop; the per-epoch lines ``impsy train`` prints become
-the progress the page plots.
+the progress the page plots. A sweep (``impsy train --sweep``) is a training
+job too: its lines become each trial's progress, and its ``NAME-sweep.json``
+the trials table (:mod:`impsy.web.sweeps`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import re
 import signal
@@ -32,12 +35,15 @@ from impsy.training.progress import parse_epoch
 from impsy.web.context import JOBS
 from impsy.web.files import check_name, existing_file
 from impsy.web.responses import BadRequest, read_json, reply
+from impsy.web.sweeps import RECORD_SUFFIX, SweepProgress, check_spec, sweep_view
 
 if TYPE_CHECKING:
     from impsy.web.context import WebContext
 
-OUTPUT_LINE = re.compile(r"^\s*(keras|tflite|summary|plot): (.+?)\s*$")
+OUTPUT_LINE = re.compile(r"^\s*(keras|tflite|summary|plot|sweep): (.+?)\s*$")
 LOG_LINES = 40
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+"""A sweep record of 256 trials is ~100 kB; a bigger file is not one impsy wrote."""
 KEEP_JOBS = 20
 SIZES = ("xxs", "xs", "s", "m", "l", "xl")
 NICE = 10
@@ -62,6 +68,8 @@ class Job:
     error: str | None = None
     studio: str = ""
     """Where a training runs: ``local`` or ``ray at ADDRESS`` (the config's ``[studio]``)."""
+    sweep: SweepProgress | None = None
+    """A sweep's trials (``impsy train --sweep``); None for one training."""
     process: asyncio.subprocess.Process | None = None
     task: asyncio.Task | None = None
 
@@ -80,10 +88,13 @@ class Job:
             "plot": self.plot,
             "error": self.error,
             "studio": self.studio,
+            "sweep": self.sweep.as_dict() if self.sweep is not None else None,
         }
 
     def take_line(self, line: str, root: Path) -> None:
         self.log.append(line)
+        if self.sweep is not None and self.sweep.take(line):
+            return
         epoch = parse_epoch(line)
         if epoch is not None:
             self.progress.append(epoch)
@@ -96,6 +107,8 @@ class Job:
                 self.outputs.append(name)
             elif found[1] == "plot":
                 self.plot = name
+            elif found[1] == "sweep" and self.sweep is not None:
+                self.sweep.record = name
         if line.startswith("error: "):
             self.error = line[len("error: ") :]
 
@@ -111,13 +124,15 @@ class JobManager:
     def running(self) -> Job | None:
         return next((job for job in self.jobs.values() if job.state == "running"), None)
 
-    async def start(self, kind: str, args: list[str], expected: list[Path]) -> Job:
+    async def start(
+        self, kind: str, args: list[str], expected: list[Path], sweep: SweepProgress | None = None
+    ) -> Job:
         busy = self.running()
         if busy is not None:
             raise BadRequest(
                 f"job {busy.id} ({busy.kind}) is still running; wait or cancel it", 409
             )
-        job = Job(str(next(self._ids)), kind, args, expected)
+        job = Job(str(next(self._ids)), kind, args, expected, sweep=sweep)
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
@@ -159,13 +174,30 @@ class JobManager:
         if job.state == "cancelled":
             return
         if job.returncode == 0:
-            job.state = "done"
             if job.kind == "dataset":
                 job.outputs = [f"datasets/{p.name}" for p in job.expected if p.is_file()]
+            if job.sweep is not None:
+                await self._read_sweep(job)  # done comes with its table, never before it
+                if job.state == "cancelled":
+                    return
+            job.state = "done"
         else:
             job.state = "failed"
             if job.error is None:
                 job.error = job.log[-1] if job.log else f"exit status {job.returncode}"
+
+    async def _read_sweep(self, job: Job) -> None:
+        """The finished sweep's table from the record impsy train wrote."""
+        assert job.sweep is not None
+        if job.sweep.record is None:
+            job.error = "the sweep ended without writing its NAME-sweep.json"
+            return
+        name = job.sweep.record.removeprefix("models/")
+        try:
+            record = await asyncio.to_thread(_read_record, self.ctx, name)
+            job.sweep.finish(record, name)
+        except (BadRequest, OSError, ValueError) as err:
+            job.error = f"{name}: cannot read the sweep's record: {err}"
 
     async def cancel(self, job: Job) -> None:
         if job.state != "running" or job.process is None:
@@ -191,6 +223,19 @@ class JobManager:
         if job is not None:
             with contextlib.suppress(Exception):
                 await self.cancel(job)
+
+
+def _read_record(ctx: WebContext, name: str) -> Any:
+    """A ``NAME-sweep.json`` of the models folder, parsed (blocking: a worker thread's job)."""
+    if not name.endswith(RECORD_SUFFIX):
+        raise BadRequest(f"{name} is not a sweep record (NAME{RECORD_SUFFIX})")
+    path = existing_file(ctx, "models", name)
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise BadRequest(f"{name}: over {MAX_RECORD_BYTES // 1024 // 1024} MB: not a sweep record")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise BadRequest(f"{name}: not JSON: {err}") from None
 
 
 def _lower_priority(pid: int) -> None:
@@ -227,6 +272,7 @@ def dataset_args(ctx: WebContext, body: dict[str, Any]) -> tuple[list[str], list
 
 
 def train_args(ctx: WebContext, body: dict[str, Any]) -> list[str]:
+    """``impsy train``'s arguments for the page's form (a sweep's ``--sweep`` included)."""
     name = body.get("dataset")
     if not isinstance(name, str):
         raise BadRequest("dataset must be the name of a file in datasets/")
@@ -253,6 +299,10 @@ def train_args(ctx: WebContext, body: dict[str, Any]) -> list[str]:
         args += ["--name", model_name]
     if body.get("force") is True:
         args.append("--force")
+    sweep = body.get("sweep")
+    if sweep not in (None, ""):
+        check_spec(sweep)
+        args += ["--sweep", sweep.strip()]
     return args + studio_flags(ctx.config)  # the configured studio trains: local or Ray
 
 
@@ -265,8 +315,13 @@ async def post_dataset(request: web.Request) -> web.Response:
 
 async def post_train(request: web.Request) -> web.Response:
     jobs: JobManager = request.app[JOBS]
-    args = train_args(jobs.ctx, await read_json(request))
-    job = await jobs.start("train", args, [])
+    body = await read_json(request)
+    args = train_args(jobs.ctx, body)
+    sweep = None
+    if "--sweep" in args:
+        spec = args[args.index("--sweep") + 1]
+        sweep = SweepProgress.planned(spec, check_spec(spec))
+    job = await jobs.start("train", args, [], sweep)
     job.studio = studio_label(jobs.ctx.config)
     return reply(job.as_dict(), status=202)
 
@@ -294,9 +349,25 @@ async def post_cancel(request: web.Request) -> web.Response:
     return reply(job.as_dict())
 
 
+async def get_sweep_check(request: web.Request) -> web.Response:
+    """What ``--sweep`` text would run, checked by ``impsy train``'s own parser."""
+    trials = check_spec(request.query.get("sweep", ""))
+    return reply({"count": len(trials), "trials": trials})
+
+
+async def get_sweep(request: web.Request) -> web.Response:
+    """The trials table of a ``NAME-sweep.json`` in the models folder."""
+    jobs: JobManager = request.app[JOBS]
+    name = request.match_info["name"]
+    record = await asyncio.to_thread(_read_record, jobs.ctx, name)
+    return reply(sweep_view(record, name))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/jobs/dataset", post_dataset)
     app.router.add_post("/api/jobs/train", post_train)
     app.router.add_get("/api/jobs", get_jobs)
     app.router.add_get("/api/jobs/{id}", get_job)
     app.router.add_post("/api/jobs/{id}/cancel", post_cancel)
+    app.router.add_get("/api/sweeps/check", get_sweep_check)
+    app.router.add_get("/api/sweeps/{name}", get_sweep)

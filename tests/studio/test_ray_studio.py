@@ -25,6 +25,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from impsy.cli.train import train  # noqa: E402
 from impsy.dataset.npz import write_dataset  # noqa: E402
+from impsy.errors import ImpsyError  # noqa: E402
 from impsy.model import load_model  # noqa: E402
 from impsy.model.formats import read_keras  # noqa: E402
 from impsy.studio.job import TrainJob  # noqa: E402
@@ -153,3 +154,73 @@ def test_a_sweep_runs_as_ray_tune_trials_and_keeps_the_best(tmp_path, data, ray_
     best_units = record["trials"][record["best"] - 1]["params"]["units"]
     assert read_keras(tmp_path / "swept.keras").units == best_units
     check_it_plays(tmp_path / "swept.keras")
+
+
+def starting_model(path: Path, units: int = 16, seed: int = 0) -> Path:
+    """A size-xxs-shaped dim-3 inference model with weights no seeded training starts from."""
+    from impsy.training.network import build_inference_model
+
+    model = build_inference_model(3, units, 5, 2)
+    rng = np.random.default_rng(seed)
+    model.set_weights(
+        [w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in model.get_weights()]
+    )
+    model.save(path)
+    return path
+
+
+def test_a_fine_tune_sends_its_starting_model_once_and_trains_from_it(tmp_path, data, ray_cluster):
+    start = starting_model(tmp_path / "start.keras")
+    studio = RayStudio(ray_cluster.address)
+    performances = load_performances(data, None)
+
+    def fine_tune(out: str) -> tuple[list[str], dict[str, int]]:
+        options = TrainOptions(
+            dataset=data, destination=tmp_path / out, size="xxs", epochs=1, batch_size=16,
+            sequence_length=8, seed=7, learning_rate=1e-7, init_from=start,
+        )  # fmt: skip
+        lines: list[str] = []
+        result = studio.train(TrainJob(options), performances, lines.append)
+        assert result.summary["options"]["init_from"] == str(start)  # the client's path
+        # a rate of 1e-7 for one epoch: what comes back is the starting model, not a fresh one
+        difference = max(
+            float(np.max(np.abs(a - b)))
+            for a, b in zip(
+                weight_arrays(start), weight_arrays(result.outputs["keras"]), strict=True
+            )
+        )
+        assert difference < 1e-4, difference
+        return lines, studio.stats()
+
+    before = studio.stats()
+    lines, middle = fine_tune("first")
+    sha = re.search(r"^studio: starting model ([0-9a-f]{12}) sent", "\n".join(lines), re.M)
+    assert sha, lines
+    assert any(line.startswith("starting from the weights of ") for line in lines), lines
+    assert any(line.startswith("starting weights: val_loss ") for line in lines), lines
+    assert middle["uploads"] >= before["uploads"] + 1
+    lines, after = fine_tune("second")
+    assert f"studio: starting model {sha[1]} is in the studio already: not sent again" in lines
+    assert after["uploads"] == middle["uploads"]  # neither the dataset nor the model again
+    assert after["reuses"] == middle["reuses"] + 2
+    assert after["datasets"] == middle["datasets"]
+
+
+def test_a_starting_model_that_cannot_be_read_or_does_not_fit_is_refused_before_sending(
+    tmp_path, data, ray_cluster
+):
+    studio = RayStudio(ray_cluster.address)
+    performances = load_performances(data, None)
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a model")
+    wider = starting_model(tmp_path / "wider.keras", units=32)
+    before = studio.stats()
+    for path, reason in ((junk, f"--init-from: {junk}: "), (wider, "32 units x 2 layers")):
+        options = TrainOptions(
+            dataset=data, destination=tmp_path / "out", size="xxs", sequence_length=8,
+            init_from=path,
+        )  # fmt: skip
+        with pytest.raises(ImpsyError, match=re.escape(reason)):
+            studio.train(TrainJob(options), performances, print)
+    assert studio.stats() == before  # nothing sent, nothing asked
+    assert not (tmp_path / "out").exists()

@@ -23,6 +23,7 @@ from impsy.config import ConfigError, load_config_text  # noqa: E402
 from impsy.config.studio_address import parse_address  # noqa: E402
 from impsy.errors import ImpsyError  # noqa: E402
 from impsy.studio.sweep import Trial, best_trial, expand, parse_grid, table  # noqa: E402
+from tests.paths import ROOT  # noqa: E402
 from tests.studio.ray_cluster import free_tcp_port  # noqa: E402
 from tests.training.test_train import make_dataset  # noqa: E402
 
@@ -122,3 +123,42 @@ def test_a_sweep_without_ray_runs_the_trials_one_after_another(tmp_path):
     # one split for every trial: the one for the longest window (8 + 1 rows)
     assert best["options"]["split_length"] == 9
     assert not list(Path(tmp_path / "out").glob("*trial*"))  # only the best is kept
+
+
+def test_a_sweep_ranks_trials_by_the_steps_the_marks_weight(tmp_path):
+    """A dataset built from marked logs: each validation step counts as its row's weight.
+
+    The expected score is summed here from the pure-Python log density of
+    ``impsy.model.steering.log_prob``, not from the scorer under test.
+    """
+    from impsy.model import load_model
+    from impsy.model.steering import log_prob
+    from impsy.studio.sweep import validation_nll
+
+    model_file = ROOT / "models" / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.keras"
+    rng = np.random.default_rng(4)
+    performances = [rng.uniform(0.05, 0.5, (n, 9)).astype(np.float32) for n in (12, 9, 7)]
+    weights = [rng.choice([0.0, 0.5, 1.0, 2.0], n).astype(np.float32) for n in (12, 9, 7)]
+    weights[0][-3:] = 0.0  # a bad span at the end of the first performance
+    summary = {"split": {"validation": [0, 2]}}
+
+    model = load_model(model_file, engine="numpy")
+    total = weighted = 0.0
+    for i in (0, 2):
+        model.reset()
+        rows = performances[i]
+        for t in range(len(rows) - 1):
+            raw = model.step(rows[t]).raw
+            nll = -log_prob(raw, rows[t + 1], model.dimension, model.mixtures)
+            total += float(weights[i][t + 1])
+            weighted += float(weights[i][t + 1]) * nll
+    expected = weighted / total
+    score = validation_nll(model_file, summary, performances, weights)
+    assert score == pytest.approx(expected, rel=1e-6)
+    plain = validation_nll(model_file, summary, performances)
+    assert plain != pytest.approx(score, rel=1e-3)  # the weights change the ranking score
+    # The steps of the bad span do not count, whatever the model thinks of its rows.
+    wild = [p.copy() for p in performances]
+    wild[0][-3:] = 0.99
+    assert validation_nll(model_file, summary, wild) != pytest.approx(plain, rel=1e-3)
+    assert validation_nll(model_file, summary, wild, weights) == pytest.approx(score, rel=1e-9)

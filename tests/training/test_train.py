@@ -122,6 +122,35 @@ def test_summary_records_split_sizes_and_test_nll(trained, data):
     assert summary["versions"]["tensorflow"].startswith("2.")
 
 
+def test_an_unweighted_dataset_keeps_keras_own_validation_loss(trained, data):
+    """No row weights: the kept epoch's val_loss is Keras's own mean over the fixed
+    validation windows (T apart from each performance's row 0), bit for bit; the weighted
+    window loss with every weight 1 agrees with it (float64 against Keras's float32)."""
+    from impsy.model.formats import read_keras
+    from impsy.training.network import build_training_model, mixture_loss, weights_from_mdrnn
+    from impsy.training.scoring import weighted_window_loss
+
+    summary = json.loads((trained / f"{STEM}.json").read_text())
+    perfs = read_performances(data)
+    t = 8
+    windows = np.stack(
+        [
+            perfs[i][s : s + t + 1]
+            for i in summary["split"]["validation"]
+            for s in range(0, len(perfs[i]) - t, t)
+        ]
+    ) * np.float32(10)
+    model = build_training_model(3, 16, 5, 2)
+    model.set_weights(weights_from_mdrnn(read_keras(trained / f"{STEM}.keras")))
+    model.compile(loss=mixture_loss(3, 5))
+    keras_loss = model.evaluate(windows[:, :-1], windows[:, 1:], batch_size=16, verbose=0)
+    kept = summary["history"][summary["best_epoch"] - 1]
+    assert kept["val_loss"] == keras_loss
+    ones = np.ones(len(windows))
+    score = weighted_window_loss(windows[:, :-1], windows[:, 1:], ones, 16)(model)
+    assert score == pytest.approx(keras_loss, rel=1e-5)
+
+
 def test_tflite_and_keras_load_and_predict_the_same(trained, data):
     keras_model = load_model(trained / f"{STEM}.keras")
     lite = load_model(trained / f"{STEM}.tflite")

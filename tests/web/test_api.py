@@ -842,6 +842,16 @@ def test_hot_swap_keeps_every_osc_input(tmp_path):
             status, body = await web.send("POST", "/api/model/use", json={"file": "junk.h5"})
             assert status == 400 and "cannot load" in body["error"]
             assert web.engine.model.path.name == TRAINED.name
+            # A broken player profile beside a model keeps the playing model and its settings.
+            shutil.copy(TRAINED, tmp_path / "models" / "other.tflite")
+            (tmp_path / "models" / "other.profile.json").write_text('{"pitemp": -1}')
+            pitemp = web.engine.model.pi_temp
+            status, body = await web.send("POST", "/api/model/use", json={"file": "other.tflite"})
+            assert status == 400, body
+            assert "other.tflite not swapped in" in body["error"]
+            assert "other.profile.json" in body["error"]
+            assert web.engine.model.path.name == TRAINED.name
+            assert web.engine.model.pi_temp == pitemp
 
     run(main())
 
