@@ -55,6 +55,9 @@ ENTRYPOINT ["impsy-entrypoint"]
 
 # ---------------------------------------------------------------- train: + TensorFlow
 FROM build AS train-build
+# constraints.txt pins the runtime's h5py above TensorFlow 2.21's cap (h5py<3.15), which
+# pip cannot resolve: the train venv keeps every other pin and takes h5py in TF's range.
+RUN sed -i '/^h5py==/d' constraints.txt
 RUN --mount=type=secret,id=pip_ca \
     if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
     && /opt/impsy/venv/bin/pip install --quiet -c constraints.txt ".[train]" \
@@ -70,9 +73,14 @@ CMD ["train", "-S", "datasets", "-O", "models"]
 #   docker build --target studio -t impsy-studio .
 #   docker run --rm --network host --shm-size 2g impsy-studio
 FROM train-build AS studio-build
+# Ray refuses a client whose Ray version (or Python minor) differs from the head's, so Ray
+# is pinned: pass the submitting machines' version if it is another one,
+#   --build-arg RAY_VERSION="$(python -c 'import ray; print(ray.__version__)')"
+ARG RAY_VERSION=2.60.0
 RUN --mount=type=secret,id=pip_ca \
     if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
     && /opt/impsy/venv/bin/pip install --quiet -c constraints.txt ".[train,studio]" \
+        "ray[tune]==${RAY_VERSION}" \
     && find /opt/impsy/venv -name __pycache__ -type d -prune -exec rm -rf {} +
 
 FROM base AS studio
