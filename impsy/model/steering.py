@@ -540,8 +540,6 @@ def _add_log(ref: float, acc: float, log_term: float) -> tuple[float, float]:
 # --- the steered step -----------------------------------------------------------------------
 
 _Found = list[list[list[tuple[float, int]] | None] | None] | None
-_Tried = dict[int, tuple[float, int, list[list[tuple[float, int]] | None]]]
-"""Per component tried in one step: its product so far, the dimensions done, their walks."""
 
 _TRIES = 2
 """Rejection tries before weighing every component, for regions with pitch sets."""
@@ -825,12 +823,7 @@ class Steering:
         return g, weights_log, weights, dt_means, scale, held_fallback
 
     def _restrict(
-        self,
-        g: list[float],
-        weights_log: list[float],
-        weights: list[float],
-        scale: float,
-        tried: _Tried | None = None,
+        self, g: list[float], weights_log: list[float], weights: list[float], scale: float
     ) -> tuple[list[float], float, _Found]:
         """Step 4, every component: ``(weights x region mass, log region mass, intervals)``.
 
@@ -839,10 +832,7 @@ class Steering:
         every product is below :data:`_PRODUCT_FLOOR` is this redone in log
         space. ``intervals`` holds, per component and restricted dimension, the
         intervals a walk found (None for single ranges and in log space), so
-        sampling does not walk again. ``tried`` holds what :meth:`_choose`'s
-        rejection tries already walked: the likeliest component (weight exactly
-        1, weighed first, so with no floor) goes on from there, with the same
-        numbers it would compute again.
+        sampling does not walk again.
         """
         restricted = self._restricted
         mixtures = self.mixtures
@@ -882,10 +872,8 @@ class Steering:
                 product = weights[k]
                 if product <= best * _NEGLIGIBLE_RATIO:
                     continue
-                if k == first and tried is not None:
-                    product, found[k] = self._tried_mass(k, g, scale, 0.0, tried)
-                else:  # mass this component's weight makes negligible: its walks may stop there
-                    product, found[k] = self._component_mass(k, g, scale, product, best)
+                # mass this component's weight makes negligible: its walks may stop there
+                product, found[k] = self._component_mass(k, g, scale, product, best)
                 final[k] = product
                 if product > best:
                     best = product
@@ -929,45 +917,6 @@ class Steering:
             at += 2
         return product, lists
 
-    def _tried_mass(
-        self, k: int, g: list[float], scale: float, below: float, tried: _Tried
-    ) -> tuple[float, list[list[tuple[float, int]] | None]]:
-        """:meth:`_component_mass` of ``k`` at weight 1 (walks with no floor), going on from
-        where an earlier call of this step stopped.
-
-        A step's tries usually pick the same, likeliest component, and a try stops
-        walking once the product falls below its uniform. The product only falls
-        dimension by dimension, so what the earlier call found stands: a later try
-        whose uniform is above it is rejected at once, otherwise the walks go on
-        from the dimension where they stopped, computing exactly the numbers a call
-        from scratch would. Accept and reject decisions, and so every draw, are those
-        of :meth:`_component_mass`; only repeated walks are saved.
-        """
-        entry = tried.get(k)
-        if entry is None:
-            entry = tried[k] = (1.0, 0, [])
-        product, done, lists = entry
-        restricted = self._restricted
-        if product == 0.0 or product < below or done == len(restricted):
-            return product, lists
-        at = self._restricted_at + k * 2 * len(restricted) + 2 * done
-        for _, region in restricted[done:]:
-            m = g[at]
-            s = g[at + 1] * scale
-            if region.single or s == 0.0:
-                product *= region.mass(m, s)
-                lists.append(None)
-            else:
-                mass, visited = region.walk(m, s)
-                product *= mass
-                lists.append(visited)
-            done += 1
-            if product == 0.0 or product < below:
-                break
-            at += 2
-        tried[k] = (product, done, lists)
-        return product, lists
-
     def _choose(
         self,
         g: list[float],
@@ -991,17 +940,16 @@ class Steering:
         """
         total = sum(weights)
         u = 1 + 2 * len(self._restricted)
-        tried: _Tried = {}
         for _ in range(_TRIES):
             k = _pick(weights, uniforms[u])
-            mass, lists = self._tried_mass(k, g, scale, uniforms[u + 1], tried)
+            mass, lists = self._component_mass(k, g, scale, below=uniforms[u + 1])
             if uniforms[u + 1] < mass:
                 if weights[k] * mass >= self.min_mass * total:
                     return k, lists, 0.0
-                _, log_mass, _ = self._restrict(g, weights_log, weights, scale, tried)
+                _, log_mass, _ = self._restrict(g, weights_log, weights, scale)
                 return k, lists, log_mass
             u += 2
-        final, log_mass, found = self._restrict(g, weights_log, weights, scale, tried)
+        final, log_mass, found = self._restrict(g, weights_log, weights, scale)
         k = _pick(final, uniforms[0])
         return k, found[k] if found is not None else None, log_mass
 

@@ -593,22 +593,3 @@ def test_surprise_over_a_log_equals_impsy_evaluate(tmp_path):
     assert printed.exit_code == 0, printed.output
     mean = float(re.search(r"mean NLL per step: (-?\d+\.\d+)", printed.stdout).group(1))
     assert mean == pytest.approx(float(np.mean(surprises)), abs=5e-5)  # printed to 4 places
-
-
-def test_a_steps_tries_go_on_from_each_other_and_decide_as_a_fresh_weighing():
-    """Rejection tries of one step reuse each other's walks (a speed-up only): every try
-    rejects or accepts exactly as a component weighed from scratch would, and a finished
-    component's mass and walks are the from-scratch ones, bit for bit."""
-    region = Region.notes(scale_notes(0, (0, 2, 4, 5, 7, 9, 11)))
-    steering = Steering(D, K, regions={1: region, 2: region, 3: region})
-    rng = np.random.default_rng(5)
-    for sigma_temp in (0.01, 0.3, 1.0):
-        g, *_, scale, _ = steering._prior(RAW, np.zeros(D), 1.0, sigma_temp)
-        for k in range(K):
-            fresh, fresh_lists = steering._component_mass(k, g, scale)
-            tried: dict = {}
-            for below in [*rng.uniform(0.0, 1.0, 6), *fresh * rng.uniform(0.5, 2.0, 6), 0.0]:
-                mass, lists = steering._tried_mass(k, g, scale, below, tried)
-                once, _ = steering._component_mass(k, g, scale, below=below)
-                assert (below < mass) == (below < once)
-            assert mass == fresh and lists == fresh_lists  # below 0: every dimension walked
