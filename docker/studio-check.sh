@@ -11,7 +11,8 @@
 # DOCKER: docker or podman (default: podman where no Docker daemon answers).
 # BASE_IMAGE (default impsy-base:bookworm, made with debootstrap by
 # docker/make-base-image.sh when missing; python:3.11-slim-bookworm where a
-# registry is reachable). The venv (PY) must have the same Ray and Python minor
+# registry is reachable). The venv (PY, default the checkout's `make test` venv:
+# the tiny dataset comes from the tests) must have the same Ray and Python minor
 # as the image: Ray Client refuses anything else.
 # Usage: docker/studio-check.sh   (root, or a user of a rootless podman)
 # Podman in a VM with hybrid cgroups and no CAP_SYS_RESOURCE needed, in
@@ -93,21 +94,10 @@ ray.shutdown()
 EOF
 echo "studio-check: studio ready (Ray Client answers) $(took "$start") after run"
 
-"$PY" - "$work/training-dataset-3d.npz" <<'EOF'
-"""Eight 3-D performances, as tests/training/test_train.py makes them."""
-import sys
-from pathlib import Path
-import numpy as np
-from impsy.dataset.npz import write_dataset
-rng = np.random.default_rng(0)
-perfs = []
-for length in (120, 90, 150, 60, 110, 80, 5, 100):
-    dt = rng.gamma(2.0, 0.05, length)
-    walk = np.clip(0.5 + np.cumsum(rng.normal(0, 0.05, length)), 0, 1)
-    jumps = rng.choice([0.1, 0.5, 0.9], length)
-    perfs.append(np.stack([dt, walk, jumps], axis=1).astype(np.float32))
-write_dataset(Path(sys.argv[1]), perfs)
-EOF
+# Eight 3-D performances, made by the same function as the training tests' dataset.
+"$PY" -c 'import sys; from pathlib import Path
+from tests.training.test_train import make_dataset
+make_dataset(Path(sys.argv[1]))' "$work/training-dataset-3d.npz"
 t=$(now)
 "$IMPSY" train --studio ray --studio-address "ray://127.0.0.1:$client" \
     -S "$work/training-dataset-3d.npz" -M xxs -N 2 --sequence-length 8 -B 16 \
