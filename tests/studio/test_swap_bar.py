@@ -18,7 +18,6 @@ import pytest
 from impsy.clock import ManualClock
 from impsy.config import load_config_text
 from impsy.engine.core import Engine, Settings
-from impsy.engine.ports import Adapter
 from impsy.engine.table import CommandTable
 from impsy.errors import CommandError
 from impsy.model import load_model
@@ -26,32 +25,13 @@ from impsy.sequencer.pattern import Bank, Pattern, Step, Track
 from impsy.sequencer.sequencer import Sequencer
 from impsy.studio.commands import STUDIO_COMMANDS
 from impsy.studio.live import LiveTraining
+from tests.engine.test_timing import Recorder
 from tests.paths import MODELS
 from tests.training.test_train import make_dataset
 
 MODEL = MODELS / "musicMDRNN-dim9-layers2-units64-mixtures5-scale10.tflite"
 START = 100.0
 BAR = 2.0  # seconds, at 120 bpm
-
-
-class Recorder(Adapter):
-    name = "recorder"
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.sent: list[float] = []
-
-    async def start(self, engine) -> None:  # noqa: ANN001
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def send(self, values: np.ndarray) -> None:
-        self.sent.append(self.clock.now())
-
-    def describe(self) -> str:
-        return "recorder"
 
 
 def rig(tmp_path, dimension: int = 9, mode: str = "battle"):  # noqa: ANN001, ANN201
