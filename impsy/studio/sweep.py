@@ -159,17 +159,13 @@ def validation_nll(
     as much as the row it predicts, as training's own validation does, so the
     trials are ranked by the playing the performer marked good.
     """
-    from impsy.model import load_model, nll
+    from impsy.model import load_model
+    from impsy.training.scoring import model_nll
 
     kept = [i for i in summary["split"]["validation"] if len(performances[i]) >= 2]
+    weights = None if row_weights is None else [row_weights[i] for i in kept]
     model = load_model(keras_file, engine="numpy")
-    if row_weights is None:
-        return float(nll.evaluate(model, [performances[i] for i in kept]).mean_nll)
-    from impsy.training.scoring import weighted_mean
-
-    steps = np.concatenate([nll.performance_nll(model, performances[i]) for i in kept])
-    weights = np.concatenate([np.asarray(row_weights[i], dtype=np.float64)[1:] for i in kept])
-    return weighted_mean(steps, weights)
+    return float(model_nll(model, [performances[i] for i in kept], weights))
 
 
 def trial_from_summary(

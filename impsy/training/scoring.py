@@ -69,9 +69,17 @@ def performances_nll(
     With ``row_weights`` (one per row of each performance) each step counts
     as much as the row it predicts: the mean is ``sum(w * nll) / sum(w)``.
     """
+    return model_nll(mdrnn_from_keras_weights(weights), performances, row_weights)
+
+
+def model_nll(
+    model: Any,
+    performances: Sequence[np.ndarray],
+    row_weights: Sequence[np.ndarray] | None = None,
+) -> float:
+    """:func:`performances_nll` of a loaded model (the numpy engine's, or any steppable)."""
     from impsy.model import nll
 
-    model = mdrnn_from_keras_weights(weights)
     if row_weights is None:
         return nll.evaluate(model, performances).mean_nll
     steps = [nll.performance_nll(model, p) for p in performances]
