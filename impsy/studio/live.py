@@ -94,6 +94,45 @@ def load_checked_model(path: Path, model_config: Any) -> Any:
     return model
 
 
+def prepare_model(
+    path: Path, model_config: Any, dimension: int
+) -> tuple[Any, dict[str, Any] | None]:
+    """On a worker thread: the checked, loaded model and its checked player profile.
+
+    ``model/use`` and the web UI's "use this model" both load this way, so a
+    model that cannot play here, or whose profile is broken, is refused before
+    anything changes (CommandError).
+    """
+    from impsy.model.errors import ModelError
+    from impsy.studio.profile import read_profile
+
+    try:
+        model = load_checked_model(path, model_config)
+    except (ModelError, OSError, ValueError) as err:
+        raise CommandError(f"{path.name}: cannot load: {err}") from None
+    if model.dimension != dimension:  # refused now, not when a swap at the bar comes
+        raise CommandError(
+            f"{path.name}: model dimension {model.dimension} does not match this run's {dimension}"
+        )
+    try:
+        profile = read_profile(path, model.dimension)
+    except ImpsyError as err:
+        raise CommandError(f"{path.name} not swapped in: {err}") from None
+    return model, profile
+
+
+def swap_in(engine: Engine, model: Any, profile: dict[str, Any] | None, path: Path) -> None:
+    """On the loop, between two steps: ``model`` (from :func:`prepare_model`) in, then its
+    profile."""
+    from impsy.studio.profile import apply_profile, describe, profile_path
+
+    engine.swap_model(model)
+    if profile:
+        where = profile_path(path)
+        apply_profile(engine, profile, where)  # checked on the worker thread
+        log.info("profile: %s (%s)", where.name, describe(profile))
+
+
 def studio_flags(config: Config) -> list[str]:
     """``impsy train``'s flags for the config's ``[studio]`` (none: the local studio)."""
     studio = config.studio
@@ -328,29 +367,11 @@ class LiveTraining:
             raise CommandError(f"at: expected one of {', '.join(AT)}, got {at!r}")
         return at
 
-    def _prepare(self, path: Path) -> tuple[Any, dict[str, Any] | None]:
-        """On a worker thread: the checked, loaded model and its checked profile."""
-        from impsy.model.errors import ModelError
-        from impsy.studio.profile import read_profile
-
-        try:
-            model = load_checked_model(path, self.config.model)
-        except (ModelError, OSError, ValueError) as err:
-            raise CommandError(f"{path.name}: cannot load: {err}") from None
-        if model.dimension != self.engine.dimension:
-            raise CommandError(
-                f"{path.name}: model dimension {model.dimension} does not match "
-                f"this run's {self.engine.dimension}"
-            )
-        try:
-            profile = read_profile(path, model.dimension)
-        except ImpsyError as err:
-            raise CommandError(f"{path.name} not swapped in: {err}") from None
-        return model, profile
-
     async def _use(self, path: Path, at: str = "now") -> None:
         """Load ``path`` (off the loop), then swap it in now or at the next bar line."""
-        model, profile = await asyncio.to_thread(self._prepare, path)
+        model, profile = await asyncio.to_thread(
+            prepare_model, path, self.config.model, self.engine.dimension
+        )
         if at == "bar" and self.sequencer is not None and self.sequencer.playing:
             swapped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             if self._waiting is not None:
@@ -364,17 +385,7 @@ class LiveTraining:
             self._waiting = (model, profile, path, swapped)
             await swapped
         else:
-            self._swap(model, profile, path)
-
-    def _swap(self, model: Any, profile: dict[str, Any] | None, path: Path) -> None:
-        """On the loop, between two steps: the model in, then its profile."""
-        from impsy.studio.profile import apply_profile, describe, profile_path
-
-        self.engine.swap_model(model)
-        if profile:
-            where = profile_path(path)
-            apply_profile(self.engine, profile, where)  # checked on the worker thread
-            log.info("profile: %s (%s)", where.name, describe(profile))
+            swap_in(self.engine, model, profile, path)
 
     def _swap_waiting(self) -> None:
         """The model waiting for the bar line comes in now; its sender hears how it went."""
@@ -387,7 +398,7 @@ class LiveTraining:
         if swapped.done():  # its sender's performance stopped meanwhile
             return
         try:
-            self._swap(model, profile, path)
+            swap_in(self.engine, model, profile, path)
         except (CommandError, ImpsyError) as err:
             swapped.set_exception(CommandError(str(err)))
         else:

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from impsy.engine.reference import describe_table
 from impsy.engine.table import Pending
-from impsy.errors import CommandError
+from impsy.errors import CommandError, ImpsyError
 from impsy.web.context import CTX
 from impsy.web.files import resolve_name
 from impsy.web.responses import BadRequest, read_json, reply
@@ -144,32 +144,6 @@ async def post_sequencer(request: web.Request) -> web.Response:
     return reply({"result": _result(result), "snapshot": sequencer.snapshot()})
 
 
-def _load_and_warm(path: Path, ctx: WebContext) -> Any:
-    """Load a model and run one step, off the loop, so its first note is not slow.
-
-    The file is loaded first in a limited child process (``check_model_file``):
-    only a file known to load, within bounded memory and time, is then loaded
-    here, in the performing process, so a hostile file in models/ cannot take
-    the performance's memory or stall it.
-    """
-    from impsy.studio.live import load_checked_model  # the model/use row loads the same way
-
-    return load_checked_model(path, ctx.config.model)
-
-
-def _load_with_profile(path: Path, ctx: WebContext) -> tuple[Any, dict[str, Any] | None]:
-    """Off the loop: the model and its checked player profile, so a broken profile keeps
-    the playing model (as the ``model/use`` row does) instead of swapping without it."""
-    from impsy.errors import ImpsyError
-    from impsy.studio.profile import read_profile
-
-    model = _load_and_warm(path, ctx)
-    try:
-        return model, read_profile(path, model.dimension)
-    except ImpsyError as err:
-        raise BadRequest(f"{path.name} not swapped in: {err}") from None
-
-
 def model_file(ctx: WebContext, given: Any) -> Path:
     """A model named by the UI: a name inside models/, or ``models/<name>``."""
     if not isinstance(given, str) or not given:
@@ -188,19 +162,15 @@ async def post_model_use(request: web.Request) -> web.Response:
     path = model_file(ctx, body.get("file"))
     if not path.is_file():
         raise BadRequest(f"no model named {path.name} in models/", 404)
-    from impsy.model.errors import ModelError
+    # loaded as the model/use row loads: checked in a limited child process, then here
+    from impsy.studio.live import prepare_model, swap_in
 
     try:
-        model, profile = await asyncio.to_thread(_load_with_profile, path, ctx)
-    except (ModelError, OSError, ValueError) as err:
-        raise BadRequest(f"{path.name}: cannot load: {err}") from None
-    from impsy.studio.profile import apply_profile, profile_path
-
-    try:
-        engine.swap_model(model)
-        if profile:
-            apply_profile(engine, profile, profile_path(path))
-    except CommandError as err:
+        model, profile = await asyncio.to_thread(
+            prepare_model, path, ctx.config.model, engine.dimension
+        )
+        swap_in(engine, model, profile, path)
+    except (CommandError, ImpsyError) as err:
         raise BadRequest(str(err)) from None
     return reply(status_body(ctx))
 
