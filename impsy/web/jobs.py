@@ -271,8 +271,9 @@ def dataset_args(ctx: WebContext, body: dict[str, Any]) -> tuple[list[str], list
     return args, [output]
 
 
-def train_args(ctx: WebContext, body: dict[str, Any]) -> list[str]:
-    """``impsy train``'s arguments for the page's form (a sweep's ``--sweep`` included)."""
+def train_args(ctx: WebContext, body: dict[str, Any]) -> tuple[list[str], SweepProgress | None]:
+    """``impsy train``'s arguments for the page's form (a sweep's ``--sweep`` included),
+    and the sweep's planned trials (None for one training)."""
     name = body.get("dataset")
     if not isinstance(name, str):
         raise BadRequest("dataset must be the name of a file in datasets/")
@@ -299,11 +300,12 @@ def train_args(ctx: WebContext, body: dict[str, Any]) -> list[str]:
         args += ["--name", model_name]
     if body.get("force") is True:
         args.append("--force")
-    sweep = body.get("sweep")
-    if sweep not in (None, ""):
-        check_spec(sweep)
-        args += ["--sweep", sweep.strip()]
-    return args + studio_flags(ctx.config)  # the configured studio trains: local or Ray
+    spec, sweep = body.get("sweep"), None
+    if spec not in (None, ""):
+        trials = check_spec(spec)  # first: a spec that is not text is refused, not stripped
+        sweep = SweepProgress.planned(spec.strip(), trials)
+        args += ["--sweep", sweep.spec]
+    return args + studio_flags(ctx.config), sweep  # the configured studio trains: local or Ray
 
 
 async def post_dataset(request: web.Request) -> web.Response:
@@ -315,12 +317,7 @@ async def post_dataset(request: web.Request) -> web.Response:
 
 async def post_train(request: web.Request) -> web.Response:
     jobs: JobManager = request.app[JOBS]
-    body = await read_json(request)
-    args = train_args(jobs.ctx, body)
-    sweep = None
-    if "--sweep" in args:
-        spec = args[args.index("--sweep") + 1]
-        sweep = SweepProgress.planned(spec, check_spec(spec))
+    args, sweep = train_args(jobs.ctx, await read_json(request))
     job = await jobs.start("train", args, [], sweep)
     job.studio = studio_label(jobs.ctx.config)
     return reply(job.as_dict(), status=202)
