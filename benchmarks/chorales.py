@@ -36,9 +36,24 @@ key (:func:`impsy.dataset.chorales.interval_region`), and its notes are
 :func:`impsy.dataset.chorales.relative_note`. Both encodings' numbers are in
 the same units (nats of the absolute voices, model space).
 
+A model whose file name contains ``lead`` is read as the lead encoding
+(``[dt_i, soprano_i, alto_(i-1), tenor_(i-1), bass_(i-1)]``,
+:func:`impsy.dataset.chorales.lead_events`): the soprano reaches the network
+one event before the lower voices it goes with, so the step fed event i's
+soprano predicts event i's alto, tenor and bass. Its conditional NLL is that
+step's marginal of alto, tenor and bass (the network conditions, no
+reweighting); its unconditional NLL sums over the soprano and dt it was not
+told: every (dt, soprano) pair, binned at the data's dt values and MIDI
+notes (:data:`LEAD_DTS`, :data:`LEAD_NOTES`), weighted by the step before's
+probability of that bin given the lower voices it just saw, is fed from the
+same state and scored (pairs by falling weight until 99.99 % of it is
+covered). In (b) the step fed the soprano draws the lower voices (their
+marginal; the key constraint truncates it), and the next row carries them.
+
     python benchmarks/chorales.py                          # the shipped model
     python benchmarks/chorales.py --model other.keras --json out.json
     python benchmarks/chorales.py --model a-relative-model.keras --model other.keras
+    python benchmarks/chorales.py --model chorales-lead-model.keras
 
 Needs the held-out file and manifest of ``impsy dataset --chorales``
 (default ``datasets/``); no music21, no TensorFlow.
@@ -64,6 +79,11 @@ HELD = (0, 1)
 """dt and soprano: what the performer plays."""
 FILLED = (2, 3, 4)
 """Alto, tenor and bass: what the model plays."""
+LEAD_DTS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
+"""Every dt in the chorale files (quarter-note beats): the bins of a lead model's marginal."""
+LEAD_NOTES = tuple(range(36, 97))
+"""Soprano notes a lead model's marginal sums over (Bach's sopranos span 51-86 in all keys)."""
+LEAD_COVER = 0.9999
 TEMPERATURES = ((1.0, 1.0), (1.0, 0.01))
 """(pi, sigma) pairs sampled in (b): the model's own distribution, and impsy's defaults."""
 
@@ -110,6 +130,100 @@ def nll_table(model, chorales: list[np.ndarray], relative: bool = False) -> dict
     }
 
 
+def _bin_edges(values: np.ndarray) -> np.ndarray:
+    """Model-space bin edges around sorted data values: midpoints, open at both ends."""
+    from impsy.model.params import SCALE
+
+    scaled = np.asarray(values, dtype=np.float32).astype(np.float64) * SCALE
+    return np.concatenate([[-np.inf], (scaled[1:] + scaled[:-1]) / 2, [np.inf]])
+
+
+def _normal_cdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """The normal CDF, broadcast (NumPy has no erf; the benchmark needs no SciPy)."""
+    from math import erf, sqrt
+
+    z = (x - mu) / (sigma * sqrt(2))
+    return 0.5 * (1 + np.frompyfunc(erf, 1, 1)(z).astype(np.float64))
+
+
+def lead_bins(raw: np.ndarray, lower: np.ndarray, k: int) -> np.ndarray:
+    """P(dt bin, soprano bin) of the next row, given its lower voices ``lower`` (data space).
+
+    The components are reweighted by their density at ``lower`` (the lower
+    voices the model already played), then each one's dt and soprano masses
+    over the bins multiply (diagonal components). Shape (len(LEAD_DTS), len(LEAD_NOTES)).
+    """
+    from impsy.model.params import SCALE
+
+    d = 5
+    v = np.asarray(raw, dtype=np.float64)
+    mu = v[: k * d].reshape(k, d)
+    sigma = v[k * d : 2 * k * d].reshape(k, d)
+    logits = v[2 * k * d :]
+    x = np.asarray(lower, dtype=np.float32).astype(np.float64) * SCALE
+    dims = list(FILLED)
+    log_w = logits - 0.5 * (((x - mu[:, dims]) / sigma[:, dims]) ** 2).sum(1)
+    log_w -= np.log(sigma[:, dims]).sum(1)
+    w = np.exp(log_w - log_w.max())
+    w /= w.sum()
+    dt_edges = _bin_edges(np.array(LEAD_DTS))
+    note_edges = _bin_edges(np.array(LEAD_NOTES) / 127)
+    dt_mass = np.diff(_normal_cdf(dt_edges[None, :], mu[:, :1], sigma[:, :1]), axis=1)
+    note_mass = np.diff(_normal_cdf(note_edges[None, :], mu[:, 1:2], sigma[:, 1:2]), axis=1)
+    return np.einsum("k,ki,kj->ij", w, dt_mass, note_mass)
+
+
+def lead_nll_table(model, chorales: list[np.ndarray]) -> dict:
+    """(a) for a lead model: conditional by the network, unconditional summed over (dt, soprano)."""
+    from impsy.dataset.chorales import lead_events
+    from impsy.model.steering import log_prob
+
+    d, k = model.dimension, model.mixtures
+    conditional, unconditional, per_chorale, covered = [], [], [], []
+    for absolute in chorales:
+        rows = lead_events(absolute)
+        model.reset()
+        before = model.step(rows[0]).raw.copy()
+        cond, uncond = [], []
+        for t in range(1, len(rows)):
+            target = np.zeros(d, dtype=np.float32)
+            target[list(FILLED)] = absolute[t, 2:]
+            state = model.state()
+            mass = lead_bins(before, rows[t, 2:], k)
+            order = np.argsort(mass.ravel())[::-1]
+            total = np.cumsum(mass.ravel()[order])
+            keep = order[: int(np.searchsorted(total, LEAD_COVER)) + 1]
+            covered.append(float(total[len(keep) - 1]))
+            terms = []
+            for flat in keep:
+                i, j = divmod(int(flat), len(LEAD_NOTES))
+                x = rows[t].copy()
+                x[0], x[1] = LEAD_DTS[i], LEAD_NOTES[j] / 127
+                model.set_state(state)
+                raw = model.step(x).raw
+                terms.append(np.log(mass.ravel()[flat]) + log_prob(raw, target, d, k, FILLED))
+            model.set_state(state)
+            before = model.step(rows[t]).raw.copy()
+            cond.append(-log_prob(before, target, d, k, FILLED))
+            top = max(terms)
+            uncond.append(-(top + np.log(np.sum(np.exp(np.array(terms) - top)))))
+        conditional += cond
+        unconditional += uncond
+        per_chorale.append(float(np.mean(uncond) - np.mean(cond)))
+    conditional_mean = float(np.mean(conditional))
+    unconditional_mean = float(np.mean(unconditional))
+    return {
+        "events": len(conditional),
+        "chorales": len(chorales),
+        "conditional_nll": conditional_mean,
+        "unconditional_nll": unconditional_mean,
+        "gain_nats": unconditional_mean - conditional_mean,
+        "chorales_with_gain": int(sum(gain > 0 for gain in per_chorale)),
+        "median_chorale_gain_nats": float(np.median(per_chorale)),
+        "least_covered": min(covered),
+    }
+
+
 def in_key(notes: np.ndarray, tonic: int, mode: str) -> np.ndarray:
     from impsy.dataset.chorales import key_steps
 
@@ -118,7 +232,12 @@ def in_key(notes: np.ndarray, tonic: int, mode: str) -> np.ndarray:
 
 
 def key_table(
-    model, chorales: list[np.ndarray], keys: list[dict], seed: int, relative: bool = False
+    model,
+    chorales: list[np.ndarray],
+    keys: list[dict],
+    seed: int,
+    relative: bool = False,
+    lead: bool = False,
 ) -> list[dict]:
     """(b): the share of drawn alto, tenor and bass notes inside the chorale's key.
 
@@ -151,12 +270,27 @@ def key_table(
             inside = total = fallbacks = 0
             rng = np.random.default_rng(seed)
             for absolute, key in zip(chorales, keys, strict=True):
-                rows = relative_events(absolute) if relative else absolute
+                rows = relative_events(absolute) if relative else absolute  # lead: absolute
                 allowed = scale_notes(key["tonic"], key_steps(key["mode"]))
                 regions = {}
                 if constrained and not relative:
                     region = Region.notes(allowed)
                     regions = {dim: region for dim in FILLED}
+                if lead:  # the lower voices are drawn from their marginal: nothing is held
+                    steering = Steering(d, k, regions=regions)
+                    model.reset()
+                    model.step(rows[0])  # its own chord as the one before (lead_events)
+                    lower = rows[0, 2:]
+                    for t in range(1, len(rows)):
+                        x = np.concatenate([rows[t, :2], lower]).astype(np.float32)
+                        raw = model.step(x).raw
+                        played, fell_back = steering.draw(raw, x, pi_temp, sigma_temp, rng)
+                        fallbacks += fell_back
+                        lower = np.asarray(played, dtype=np.float32)[list(FILLED)]
+                        drawn = np.array([to_seven_bit(value) for value in lower])
+                        inside += int(in_key(drawn, key["tonic"], key["mode"]).sum())
+                        total += drawn.size
+                    continue
                 steering = Steering(d, k, held=HELD, regions=regions)
                 model.reset()
                 played = rows[0]
@@ -186,14 +320,21 @@ def key_table(
     return rows_out
 
 
-def is_relative(path: str) -> bool:
-    """Whether a model file is a relative-encoding model (its name says so)."""
-    return "relative" in Path(path).name
+def encoding_of(path: str) -> str:
+    """``relative``, ``lead`` or ``absolute``: a model file's encoding (its name says so)."""
+    name = Path(path).name
+    return "relative" if "relative" in name else "lead" if "lead" in name else "absolute"
+
+
+ENCODINGS = {
+    "absolute": "absolute",
+    "relative": "relative: dt, soprano, intervals below it",
+    "lead": "lead: dt and soprano one event ahead of alto, tenor and bass",
+}
 
 
 def report(path: str, nll: dict, keyed: list[dict], seed: int) -> None:
-    encoding = "relative: dt, soprano, intervals below it" if is_relative(path) else "absolute"
-    print(f"model {path} ({encoding})")
+    print(f"model {path} ({ENCODINGS[encoding_of(path)]})")
     print()
     print(f"(a) NLL of alto, tenor and bass per event ({nll['events']} events, model space, nats)")
     print()
@@ -226,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         action="append",
         help="a .keras/.h5/.tflite, dimension 5 (repeatable; a name containing 'relative' "
-        "is read as the relative encoding); default: the shipped chorale model(s)",
+        "or 'lead' is read as that encoding); default: the shipped chorale model(s)",
     )
     parser.add_argument(
         "--datasets", default=str(DATASETS), help="where impsy dataset --chorales wrote"
@@ -258,16 +399,17 @@ def main(argv: list[str] | None = None) -> int:
         if model.dimension != 5:
             print(f"{path}: dimension {model.dimension}, expected 5")
             return 1
-        relative = is_relative(path)
+        encoding = encoding_of(path)
+        relative, lead = encoding == "relative", encoding == "lead"
         start = time.perf_counter()
-        nll = nll_table(model, chorales, relative)
-        keyed = key_table(model, chorales, keys, args.seed, relative)
+        nll = lead_nll_table(model, chorales) if lead else nll_table(model, chorales, relative)
+        keyed = key_table(model, chorales, keys, args.seed, relative, lead)
         seconds = time.perf_counter() - start
         report(path, nll, keyed, args.seed)
         print(f"({seconds:.1f} s)")
         print()
         results.append(
-            {"model": path, "relative": relative, "nll": nll, "in_key": keyed, "seconds": seconds}
+            {"model": path, "encoding": encoding, "nll": nll, "in_key": keyed, "seconds": seconds}
         )
     if args.json:
         result = {"models": results, "seed": args.seed}

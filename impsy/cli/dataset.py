@@ -246,4 +246,8 @@ def _chorales(
         f"relative: {paths['relative_train']}, {paths['relative_heldout']} (the same events, "
         "alto, tenor and bass as intervals below the soprano)"
     )
+    click.echo(
+        f"    lead: {paths['lead_train']}, {paths['lead_heldout']} (the same events, "
+        "the soprano one event ahead of the other voices)"
+    )
     click.echo(f"skipped: {len(skipped)} chorales (not four parts), listed in {paths['manifest']}")

@@ -50,7 +50,10 @@ Files (``impsy dataset --chorales``, default stem ``chorales``):
 format (:mod:`impsy.dataset.npz`), and ``chorales-5d.json``, which lists for
 each performance of both files its Riemenschneider number, corpus file and
 key (tonic pitch class and mode, from music21's key analysis), plus the
-skipped chorales and the encoding constants.
+skipped chorales and the encoding constants. Beside them, the same events in
+two other encodings the benchmarks compare: relative (the lower voices as
+intervals below the soprano, :func:`relative_events`) and lead (the soprano
+one event ahead of the other voices, :func:`lead_events`).
 """
 
 from __future__ import annotations
@@ -239,6 +242,24 @@ def absolute_events(relative: np.ndarray) -> np.ndarray:
     return events
 
 
+def lead_events(events: np.ndarray) -> np.ndarray:
+    """Absolute events ``[dt, s, a, t, b]`` as lead rows ``[dt_i, s_i, a_(i-1), t_(i-1), b_(i-1)]``.
+
+    In a lead row the melody is one event ahead of the lower voices, so a
+    model fed row ``i`` (its soprano) predicts the next row, whose alto,
+    tenor and bass are event ``i``'s: the network itself reads the soprano
+    before it harmonises it, instead of the mixture's components being
+    reweighted by it. The first row's lower voices are the first chord's (a
+    performance has no chord before its first). One chorale at a time: the
+    shift never crosses from one chorale, or transposed copy, into the next.
+    The last chord's lower voices are in no row.
+    """
+    events = np.asarray(events, dtype=np.float32)
+    lead = events.copy()
+    lead[1:, 2:] = events[:-1, 2:]
+    return lead
+
+
 def _round(value: float) -> int:
     """One note or interval value to semitones, as :func:`_notes` (IMPSY's rounding)."""
     return int(_notes(value))
@@ -387,6 +408,8 @@ def output_paths(destination: str | Path, stem: str = "chorales") -> dict[str, P
         "manifest": folder / f"{stem}-{DIMENSION}d.json",
         "relative_train": folder / f"{stem}-relative-train-{DIMENSION}d.npz",
         "relative_heldout": folder / f"{stem}-relative-heldout-{DIMENSION}d.npz",
+        "lead_train": folder / f"{stem}-lead-train-{DIMENSION}d.npz",
+        "lead_heldout": folder / f"{stem}-lead-heldout-{DIMENSION}d.npz",
     }
 
 
@@ -403,6 +426,9 @@ def write_chorale_datasets(
             paths["relative_train"], [relative_events(all_keys(c.events, c.gap)) for c in train]
         )
         write_dataset(paths["relative_heldout"], [relative_events(c.events) for c in test])
+    if "lead_train" in paths:  # transposing commutes with the lead shift: each copy is led alone
+        write_dataset(paths["lead_train"], [all_keys(lead_events(c.events), c.gap) for c in train])
+        write_dataset(paths["lead_heldout"], [lead_events(c.events) for c in test])
     manifest = {
         "encoding": {
             "dimension": DIMENSION,
@@ -411,6 +437,8 @@ def write_chorale_datasets(
             "pitch": f"MIDI note / {NOTE_SPAN}, float32",
             "relative": "the relative files: dt, soprano, then soprano - alto, soprano - tenor, "
             f"soprano - bass in semitones / {NOTE_SPAN}, float32",
+            "lead": "the lead files: dt and soprano of each event with alto, tenor and bass "
+            "of the event before (the first row: its own)",
             "transpositions": list(TRANSPOSITIONS),
         },
         "held_out": list(HELD_OUT),

@@ -304,6 +304,36 @@ def test_the_relative_files_hold_the_same_events_relatively(tmp_path) -> None:
     assert paths["relative_train"].name == "chorales-relative-train-5d.npz"
 
 
+def test_lead_events_put_the_soprano_one_event_ahead_of_the_lower_voices() -> None:
+    rows = [(0.0, 67, 64, 60, 43), (1.0, 69, 65, 60, 41), (2.0, 71, 62, 55, 48)]
+    events = _absolute(rows)
+    lead = chorales.lead_events(events)
+    expected = _absolute([(0.0, 67, 64, 60, 43), (1.0, 69, 64, 60, 43), (2.0, 71, 65, 60, 41)])
+    np.testing.assert_array_equal(lead, expected)
+    assert lead.dtype == np.float32
+    np.testing.assert_array_equal(events, _absolute(rows))  # the events themselves unchanged
+
+
+def test_the_lead_files_lead_each_transposed_copy_on_its_own(tmp_path) -> None:
+    from impsy.dataset.npz import read_npz_array
+
+    events = _absolute(TINY_NOTES)
+    made = [chorales.Chorale(n, f"bach/{n}", 0, "major", events, gap=1.0) for n in (9, 10)]
+    paths = chorales.output_paths(tmp_path)
+    chorales.write_chorale_datasets(made, [], paths)
+    (train,) = read_npz_array(paths["lead_train"], "perfs")
+    (absolute,) = read_npz_array(paths["train"], "perfs")
+    copies = np.split(absolute, len(chorales.TRANSPOSITIONS))
+    led = np.split(train, len(chorales.TRANSPOSITIONS))
+    for copy, lead in zip(copies, led, strict=True):
+        np.testing.assert_array_equal(lead[:, :2], copy[:, :2])
+        np.testing.assert_array_equal(lead[1:, 2:], copy[:-1, 2:])
+        np.testing.assert_array_equal(lead[0, 2:], copy[0, 2:])  # never the copy before's chord
+    (heldout,) = read_npz_array(paths["lead_heldout"], "perfs")
+    np.testing.assert_array_equal(heldout, chorales.lead_events(events))
+    assert paths["lead_train"].name == "chorales-lead-train-5d.npz"
+
+
 def test_soprano_onsets_only_read_the_other_voices_at_the_melody_notes() -> None:
     pytest.importorskip("music21")
     events = chorales.encode_score(tiny_score(), soprano_onsets=True)
