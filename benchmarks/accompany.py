@@ -12,8 +12,10 @@ sent, the answer awaited, repeated; beside it the same client loop against a
 bare Python UDP echo (the floor of any round trip on this machine). Three
 variants: the bundled 9-d model with two dimensions held; the shipped chorale
 model as ``configs/accompany-example.toml`` plays it (the soprano held, alto,
-tenor and bass truncated to C major); and the same with the surprise meter on
-(one more LSTM step per gesture, after the answer).
+tenor and bass truncated to C major); the same with the surprise meter on
+(one more LSTM step per gesture, after the answer); and the lead chorale model
+(``configs/accompany-lead-example.toml``: its LSTM step on the gesture comes
+before the answer's draw, so the answer waits for it).
 
     python benchmarks/accompany.py                # 2000 round trips per variant
     python benchmarks/accompany.py --count 300    # quicker
@@ -36,6 +38,7 @@ from wire import interface_message
 ROOT = Path(__file__).resolve().parents[1]
 
 CHORALES = ROOT / "models" / "chorales-accompany-dim5-layers2-units64-mixtures5-scale10.tflite"
+LEAD = ROOT / "models" / "chorales-accompany-lead-dim5-layers2-units64-mixtures5-scale10.tflite"
 BUNDLED = """
 [steering]
 roles = ["human", "human", "model", "model", "model", "model", "model", "model"]
@@ -59,6 +62,12 @@ VARIANTS = (
         "… with the surprise meter on",
         {"model": CHORALES, "dimension": 5},
         SOPRANO + "surprise = true\n",
+        4,
+    ),
+    (
+        "lead chorale model (the step first, then the draw), in C major",
+        {"model": LEAD, "dimension": 5, "model_extra": "lead = true\n"},
+        SOPRANO,
         4,
     ),
 )

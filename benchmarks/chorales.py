@@ -50,7 +50,7 @@ same state and scored (pairs by falling weight until 99.99 % of it is
 covered). In (b) the step fed the soprano draws the lower voices (their
 marginal; the key constraint truncates it), and the next row carries them.
 
-    python benchmarks/chorales.py                          # the shipped model
+    python benchmarks/chorales.py                          # the shipped models
     python benchmarks/chorales.py --model other.keras --json out.json
     python benchmarks/chorales.py --model a-relative-model.keras --model other.keras
     python benchmarks/chorales.py --model chorales-lead-model.keras
@@ -73,6 +73,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "chorales-accompany-dim5-layers2-units64-mixtures5-scale10.keras"
 RELATIVE_MODEL = (
     ROOT / "models" / "chorales-accompany-relative-dim5-layers2-units64-mixtures5-scale10.keras"
+)
+LEAD_MODEL = (
+    ROOT / "models" / "chorales-accompany-lead-dim5-layers2-units64-mixtures5-scale10.keras"
 )
 DATASETS = ROOT / "datasets"
 HELD = (0, 1)
@@ -100,7 +103,7 @@ def nll_table(model, chorales: list[np.ndarray], relative: bool = False) -> dict
     from impsy.model.steering import log_prob
 
     d, k = model.dimension, model.mixtures
-    conditional, unconditional, per_chorale = [], [], []
+    per_chorale = []
     for absolute in chorales:
         rows = relative_events(absolute) if relative else absolute
         model.reset()
@@ -114,19 +117,25 @@ def nll_table(model, chorales: list[np.ndarray], relative: bool = False) -> dict
                 uncond.append(-lower_voices_log_prob(raw, absolute[t + 1], k, SCALE))
             else:
                 uncond.append(-log_prob(raw, target, d, k, dims=FILLED))
-        conditional += cond
-        unconditional += uncond
-        per_chorale.append(float(np.mean(uncond) - np.mean(cond)))
+        per_chorale.append((cond, uncond))
+    return _nll_summary(per_chorale)
+
+
+def _nll_summary(per_chorale: list[tuple[list[float], list[float]]]) -> dict:
+    """(a)'s table from each chorale's per-event (conditional, unconditional) NLLs."""
+    conditional = [value for cond, _ in per_chorale for value in cond]
+    unconditional = [value for _, uncond in per_chorale for value in uncond]
+    gains = [float(np.mean(uncond) - np.mean(cond)) for cond, uncond in per_chorale]
     conditional_mean = float(np.mean(conditional))
     unconditional_mean = float(np.mean(unconditional))
     return {
         "events": len(conditional),
-        "chorales": len(chorales),
+        "chorales": len(per_chorale),
         "conditional_nll": conditional_mean,
         "unconditional_nll": unconditional_mean,
         "gain_nats": unconditional_mean - conditional_mean,
-        "chorales_with_gain": int(sum(gain > 0 for gain in per_chorale)),
-        "median_chorale_gain_nats": float(np.median(per_chorale)),
+        "chorales_with_gain": int(sum(gain > 0 for gain in gains)),
+        "median_chorale_gain_nats": float(np.median(gains)),
     }
 
 
@@ -179,7 +188,7 @@ def lead_nll_table(model, chorales: list[np.ndarray]) -> dict:
     from impsy.model.steering import log_prob
 
     d, k = model.dimension, model.mixtures
-    conditional, unconditional, per_chorale, covered = [], [], [], []
+    per_chorale, covered = [], []
     for absolute in chorales:
         rows = lead_events(absolute)
         model.reset()
@@ -207,21 +216,8 @@ def lead_nll_table(model, chorales: list[np.ndarray]) -> dict:
             cond.append(-log_prob(before, target, d, k, FILLED))
             top = max(terms)
             uncond.append(-(top + np.log(np.sum(np.exp(np.array(terms) - top)))))
-        conditional += cond
-        unconditional += uncond
-        per_chorale.append(float(np.mean(uncond) - np.mean(cond)))
-    conditional_mean = float(np.mean(conditional))
-    unconditional_mean = float(np.mean(unconditional))
-    return {
-        "events": len(conditional),
-        "chorales": len(chorales),
-        "conditional_nll": conditional_mean,
-        "unconditional_nll": unconditional_mean,
-        "gain_nats": unconditional_mean - conditional_mean,
-        "chorales_with_gain": int(sum(gain > 0 for gain in per_chorale)),
-        "median_chorale_gain_nats": float(np.median(per_chorale)),
-        "least_covered": min(covered),
-    }
+        per_chorale.append((cond, uncond))
+    return {**_nll_summary(per_chorale), "least_covered": min(covered)}
 
 
 def in_key(notes: np.ndarray, tonic: int, mode: str) -> np.ndarray:
@@ -393,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out chorales (Riemenschneider): {numbers}")
     print()
     results = []
-    shipped = [str(path) for path in (MODEL, RELATIVE_MODEL) if path.is_file()]
+    shipped = [str(path) for path in (MODEL, RELATIVE_MODEL, LEAD_MODEL) if path.is_file()]
     for path in args.model or shipped:
         model = load_model(path, engine="numpy")
         if model.dimension != 5:

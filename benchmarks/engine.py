@@ -186,7 +186,7 @@ size = "s"
 sigmatemp = 0.01
 pitemp = 1.0
 timescale = {timescale!r}
-
+{options.get("model_extra", "")}
 [osc]
 server_ip = "{HOST}"
 server_port = {ports["server"]}

@@ -293,6 +293,7 @@ def build_engine(config: Config, options: RunOptions) -> Engine:
         log_input=config.log_input,
         log_predictions=config.log_predictions,
         verbose=config.verbose,
+        lead=config.model.lead,
     )
     engine = Engine(dimension, settings, model, event_log, threaded_model=options.threaded_model)
     engine.note_dimensions = config.note_dimensions()

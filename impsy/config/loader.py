@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from impsy.config.errors import ConfigError
+from impsy.config.modes import LEAD_MODES
 from impsy.config.reader import Context, Table
 from impsy.config.schema import Config
 from impsy.config.sections import (
@@ -141,4 +142,21 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
     if present["steering"]:
         steering = read_steering(present["steering"], dimension.value, config.note_dimensions())
         config = dataclasses.replace(config, steering=steering, warnings=tuple(ctx.warnings))
+    if model.lead:
+        _check_lead(config, ctx.label)
     return config
+
+
+def _check_lead(config: Config, label: str) -> None:
+    """``[model] lead = true`` needs a mode that answers gestures and dimensions the model owns."""
+    mode = config.interaction.mode
+    if mode not in LEAD_MODES:
+        raise ConfigError(
+            f"{label}: [model] lead: a lead model only answers gestures; expected [interaction] "
+            f'mode = "accompany" (or "useronly"), got "{mode}"'
+        )
+    if config.steering is None or "model" not in config.steering.roles:
+        raise ConfigError(
+            f'{label}: [model] lead: expected [steering] roles with at least one "model" '
+            "dimension (where the model hears its own last answer)"
+        )

@@ -10,6 +10,9 @@ from types import MappingProxyType
 
 MODES: tuple[str, ...] = ("callresponse", "polyphony", "battle", "accompany", "useronly")
 
+LEAD_MODES: tuple[str, ...] = ("accompany", "useronly")
+"""The modes a lead model (``[model] lead``) plays: it answers gestures, never on its own."""
+
 MODE_ALIASES: MappingProxyType[str, str] = MappingProxyType(
     {"filter": "polyphony", "independent": "battle"}
 )

@@ -45,6 +45,10 @@ class ModelConfig:
     seed: int | None = None
     gate: str = "auto"
     engine: str = "auto"
+    lead: bool = False
+    """The model was trained on lead rows (the performer's dimensions one event ahead of its
+    own, ``impsy.dataset.chorales.lead_events``): ``accompany`` feeds it the gesture with its
+    last answer and answers from that step."""
 
     @property
     def architecture(self) -> ModelSize:

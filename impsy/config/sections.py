@@ -81,7 +81,18 @@ def read_interaction(table: Table) -> InteractionConfig:
 
 def read_model(table: Table) -> tuple[ModelConfig, Dimension]:
     table.warn_unknown(
-        ("dimension", "file", "size", "sigmatemp", "pitemp", "timescale", "seed", "gate", "engine")
+        (
+            "dimension",
+            "file",
+            "size",
+            "sigmatemp",
+            "pitemp",
+            "timescale",
+            "seed",
+            "gate",
+            "engine",
+            "lead",
+        )
     )
     dimension = table.integer("dimension", 9, low=2, high=MAX_DIMENSION)
     file = table.string("file", "")
@@ -95,6 +106,7 @@ def read_model(table: Table) -> tuple[ModelConfig, Dimension]:
         seed=table.optional_integer("seed", low=0),
         gate=table.string("gate", "auto", choices=GATES),
         engine=table.string("engine", "auto", choices=ENGINES),
+        lead=table.boolean("lead", False),
     )
     return model, Dimension(dimension, table.has("dimension"))
 

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from impsy.clock import Clock, Handle, LoopClock
-from impsy.config.modes import MODES
+from impsy.config.modes import LEAD_MODES, MODES
 from impsy.engine.loop import put_off
 from impsy.engine.playback import plan_playback
 from impsy.engine.player import AFTER_SEND_S, FIRST_DT, RESYNC_AFTER_S, Player
@@ -113,6 +113,8 @@ class Settings:
     verbose: bool = False
     paused: bool = False
     surprise: bool = False
+    lead: bool = False
+    """The model reads lead rows (``[model] lead``): it only answers, in ``accompany``."""
 
 
 class Engine:
@@ -131,6 +133,8 @@ class Engine:
     ) -> None:
         if model is not None and model.dimension != dimension:
             raise ValueError(f"model dimension {model.dimension} != engine dimension {dimension}")
+        if settings.lead and settings.mode not in LEAD_MODES:
+            raise ValueError(f"a lead model only accompanies, not in {settings.mode} mode")
         if model is None and settings.mode in MODEL_MODES:
             raise ValueError(f"{settings.mode} mode needs a model")
         self.dimension = dimension
@@ -338,7 +342,11 @@ class Engine:
                 model_input = model_input.copy()
                 for d in steering.pinned:
                     model_input[d] = steering.held[d]
-            self.predictor.accompany(model_input, lambda y: self._accompanied(y, now))
+            if self.settings.lead:
+                row = model_input
+                self.predictor.predict(row, lambda y: self._accompanied(self._answer(row, y), now))
+            else:
+                self.predictor.accompany(model_input, lambda y: self._accompanied(y, now))
 
     def bad_input(self, source: str, reason: str, detail: str = "") -> None:
         """Count and report a message that could not be used.
@@ -465,6 +473,18 @@ class Engine:
         handed = self._send_ahead(plan.values, deadline)
         self._pending[token] = _Handles(timer, *handed) if handed else timer
 
+    def _answer(self, row: np.ndarray, drawn: np.ndarray | None) -> np.ndarray | None:
+        """A lead model's answer to ``row`` (the gesture, with its own last answer): the
+        gesture's dt and human dimensions, and what it drew for the others."""
+        if drawn is None:
+            return None
+        event = np.array(row, dtype=np.float64)
+        human = set(self.steering.indices("human"))
+        for d in range(1, self.dimension):
+            if d not in human:
+                event[d] = drawn[d]
+        return event
+
     def _accompanied(self, event: np.ndarray | None, gesture_time: float) -> None:
         """accompany: play the filled event now (its lateness is the time since the gesture)."""
         if event is None or self._stopping or self.settings.paused:
@@ -541,6 +561,8 @@ class Engine:
             raise ValueError(f"not a mode: {mode!r}")
         if mode in MODEL_MODES and self.model is None:
             raise CommandError(f"{mode} mode needs a model; this run has none")
+        if self.settings.lead and mode not in LEAD_MODES:
+            raise CommandError(f"{mode}: this run's model is a lead model; it only accompanies")
         self._silence_model()
         self.settings.mode = mode
         self._compile_steering()  # accompany holds dt (the gesture's timing)
@@ -594,7 +616,9 @@ class Engine:
             if getattr(model, "steering", None) is not None:
                 model.steering = None
             return
-        compiled = steering.compile(model.mixtures, hold_dt=hold_dt)
+        # A lead model's step already heard the gesture: its draw conditions on nothing.
+        free = hold_dt and self.settings.lead
+        compiled = steering.compile(model.mixtures, hold_dt=hold_dt, free=free)
         model.held = steering.held
         model.steering = None if compiled.plain else compiled
 

@@ -111,10 +111,12 @@ class SteeringSettings:
             raise CommandError(f"dimension {dim}: no allowed note lies inside {low:g}-{high:g}")
         return Region(intervals)
 
-    def compile(self, mixtures: int, hold_dt: bool = False) -> Steering:
-        """The model's ``Steering`` for these settings (``hold_dt``: accompany's gestures)."""
-        held = set(self.indices("human"))
-        if hold_dt:
+    def compile(self, mixtures: int, hold_dt: bool = False, free: bool = False) -> Steering:
+        """The model's ``Steering`` for these settings (``hold_dt``: accompany's gestures;
+        ``free``: nothing held, for a lead model, whose step has already heard the gesture
+        and whose mixture's human dimensions belong to the next one)."""
+        held = set() if free else set(self.indices("human"))
+        if hold_dt and not free:
             held.add(0)
         regions = {}
         for dim in sorted(set(self.ranges) | set(self.notes)):

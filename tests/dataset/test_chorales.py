@@ -14,8 +14,13 @@ from impsy.mapping.midi import to_seven_bit
 from tests.paths import ROOT
 
 MODEL_STEM = "chorales-accompany-dim5-layers2-units64-mixtures5-scale10"
+LEAD_STEM = "chorales-accompany-lead-dim5-layers2-units64-mixtures5-scale10"
+STEMS = (MODEL_STEM, LEAD_STEM)
 MODELS = ROOT / "models"
-CONFIG = ROOT / "configs" / "accompany-example.toml"
+CONFIGS = (
+    ROOT / "configs" / "accompany-example.toml",
+    ROOT / "configs" / "accompany-lead-example.toml",
+)
 
 
 def _part(items):
@@ -105,32 +110,35 @@ def test_held_out_chorales_are_never_training_chorales() -> None:
     assert len(train) + len(test) == 371
 
 
-def test_shipped_summary_lists_disjoint_training_and_held_out_chorales() -> None:
-    manifest = json.loads((MODELS / f"{MODEL_STEM}-dataset.json").read_text())
+@pytest.mark.parametrize("stem", STEMS)
+def test_shipped_summary_lists_disjoint_training_and_held_out_chorales(stem: str) -> None:
+    manifest = json.loads((MODELS / f"{stem}-dataset.json").read_text())
     trained = {entry["riemenschneider"] for entry in manifest["train"]}
     held = {entry["riemenschneider"] for entry in manifest["heldout"]}
     assert manifest["held_out"] == list(chorales.HELD_OUT)
     assert held <= set(chorales.HELD_OUT) and not trained & set(chorales.HELD_OUT)
-    summary = json.loads((MODELS / f"{MODEL_STEM}.json").read_text())
+    summary = json.loads((MODELS / f"{stem}.json").read_text())
     validation = {manifest["train"][i]["riemenschneider"] for i in summary["split"]["validation"]}
     assert validation <= trained  # model selection used training chorales only
     assert summary["split"]["test"] == []
 
 
+@pytest.mark.parametrize("stem", STEMS)
 @pytest.mark.parametrize(("suffix", "engine"), [(".keras", "numpy"), (".tflite", "auto")])
-def test_shipped_model_loads_at_dimension_5(suffix: str, engine: str) -> None:
+def test_shipped_model_loads_at_dimension_5(stem: str, suffix: str, engine: str) -> None:
     """The .keras on the NumPy engine; the .tflite as impsy run loads it (LiteRT or the .keras)."""
     from impsy.model import load_model
 
-    model = load_model(MODELS / f"{MODEL_STEM}{suffix}", engine=engine)
+    model = load_model(MODELS / f"{stem}{suffix}", engine=engine)
     assert model.dimension == 5
     event = np.array([0.5, 67 / 127, 64 / 127, 60 / 127, 48 / 127], dtype=np.float32)
     assert np.all(np.isfinite(model.step(event).raw))
 
 
-def test_example_config_passes_check_config() -> None:
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.name)
+def test_example_config_passes_check_config(config) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "impsy", "check-config", str(CONFIG)],
+        [sys.executable, "-m", "impsy", "check-config", str(config)],
         capture_output=True,
         text=True,
         cwd=ROOT,
