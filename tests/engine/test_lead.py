@@ -136,13 +136,10 @@ def test_a_lead_config_that_cannot_work_is_refused_by_name(text: str, message: s
 def test_over_real_osc_each_soprano_note_comes_back_at_once_with_three_voices_in_key(tmp_path):
     """The shipped lead config's way of playing, over real UDP on 127.0.0.1: one answer per
     gesture, the soprano as sent, alto, tenor and bass in C major; battle refused live."""
-    from impsy.app import RunOptions, build
-    from impsy.engine import loop as impsy_loop
-    from tests.osc_client import OscPeer, free_udp_port
+    from tests.engine.test_modes_osc import play_config
 
-    async def main():  # noqa: ANN202
-        server, client = free_udp_port(), free_udp_port()
-        config = load_config_text(
+    def make(server: int, client: int):  # noqa: ANN202
+        return load_config_text(
             f"""
 log_input = true
 [interaction]
@@ -164,25 +161,19 @@ scale_dimensions = [2, 3, 4]
 """,
             "lead-osc.toml",
         )
-        performance = build(config, RunOptions(logdir=tmp_path))
-        engine = performance.engine
-        await performance.start()
-        peer = await OscPeer.open(client, server)
-        try:
-            replies = []
-            for k, note in enumerate(MELODY):
-                peer.send("/interface", note / 127, 0.5, 0.5, 0.5)
-                (reply,) = (await peer.wait_for("/impsy", k + 1))[k:]
-                replies.append(reply)
-                await asyncio.sleep(0.02)
-            peer.send("/impsy/mode", "battle")
-            await asyncio.sleep(0.1)
-            return replies, engine.status()
-        finally:
-            peer.close()
-            await engine.stop()
 
-    replies, status = impsy_loop.run(main())
+    async def scenario(engine, peer):  # noqa: ANN001, ANN202
+        replies = []
+        for k, note in enumerate(MELODY):
+            peer.send("/interface", note / 127, 0.5, 0.5, 0.5)
+            (reply,) = (await peer.wait_for("/impsy", k + 1))[k:]
+            replies.append(reply)
+            await asyncio.sleep(0.02)
+        peer.send("/impsy/mode", "battle")
+        await asyncio.sleep(0.1)
+        return replies, engine.status()
+
+    replies, status = play_config(make, scenario, tmp_path)
     assert len(replies) == len(MELODY)
     for note, reply in zip(MELODY, replies, strict=True):
         assert reply[0] == pytest.approx(note / 127, abs=1e-7), "the soprano as played"

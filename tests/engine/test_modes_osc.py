@@ -62,10 +62,27 @@ def play(
 
     ``setup(performance)`` runs once it is built, before it starts.
     """
+    return play_config(
+        lambda server, client: make_config(mode, server, client, **extra),
+        scenario,
+        tmp_path,
+        threaded,
+        setup,
+    )
+
+
+def play_config(
+    make,  # noqa: ANN001
+    scenario,  # noqa: ANN001
+    tmp_path: Path,
+    threaded: bool | None = None,
+    setup=None,  # noqa: ANN001
+):  # noqa: ANN201
+    """``play`` with the config ``make(server_port, client_port)`` builds."""
 
     async def main():  # noqa: ANN202
         server, client = free_udp_port(), free_udp_port()
-        config = make_config(mode, server, client, **extra)
+        config = make(server, client)
         performance = build(config, RunOptions(logdir=tmp_path, threaded_model=threaded))
         if setup is not None:
             setup(performance)
