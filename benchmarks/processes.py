@@ -13,6 +13,7 @@ the way they find ``results.py``: ``benchmarks/`` is first on ``sys.path``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,8 +31,13 @@ def spawn(
 
     ``own_session``: the child leads a process group of its own, so that it and
     whatever it starts can be signalled together (``os.killpg``) and a Ctrl-C in
-    this terminal does not reach them first.
+    this terminal does not reach them first. Such a child also gets SIGINT's
+    default action back when this process ignores it (a shell starts background
+    jobs that way, CI among them): Python would otherwise ignore the SIGINT that
+    asks it to clean up and stop, and only the SIGKILL after the grace period
+    would end it.
     """
+    restore = own_session and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     return subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -42,7 +48,13 @@ def spawn(
         text=True,
         errors="replace",
         start_new_session=own_session,
+        preexec_fn=_default_sigint if restore else None,
     )
+
+
+def _default_sigint() -> None:
+    """In the child, before ``exec``: SIGINT interrupts again (see :func:`spawn`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def impsy_run(config: Path, logdir: Path, cwd: Path) -> subprocess.Popen[str]:

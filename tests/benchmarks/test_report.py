@@ -8,6 +8,7 @@ here; the numbers themselves are measured by ``make bench``, never asserted.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -133,13 +134,25 @@ def test_report_lists_its_scripts_and_rejects_unknown_names():
     assert "unknown script(s): nonsense" in done.stderr and "engine" in done.stderr
 
 
-def test_a_hanging_script_is_stopped_at_its_time_limit(tmp_path, monkeypatch):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_a_hanging_script_is_stopped_at_its_time_limit(tmp_path, monkeypatch, sigint):
+    """Also when the report runs with SIGINT ignored, as a shell's background job (CI) does:
+    the script must still get the SIGINT that stops it, not wait out the 30 s grace period
+    for SIGKILL."""
     script = tmp_path / "hangs.py"
     script.write_text("import time\nprint('started', flush=True)\ntime.sleep(600)\n")
     monkeypatch.setattr(report, "LOGS", tmp_path)
     monkeypatch.setattr(report, "HERE", tmp_path)
-    outcome = report.run_bench(report.Bench("hangs", (), (), 1), [], tmp_path / "r", quick=False)
+    handler = signal.getsignal(signal.SIGINT)
+    ignored = sigint == "ignored"
+    signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else signal.default_int_handler)
+    try:
+        bench = report.Bench("hangs", (), (), 1)
+        outcome = report.run_bench(bench, [], tmp_path / "r", quick=False)
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert outcome.status == "timed out after 1 s"
+    assert outcome.seconds < 20, "stopped by SIGINT, not by the SIGKILL 30 s later"
     assert "started" in (tmp_path / "hangs.log").read_text()
 
 

@@ -45,14 +45,13 @@ from pythonosc.osc_message import OscMessage
 
 from tests.cli.test_run import wait_for_line
 from tests.osc_client import free_udp_port, osc_bytes
-from tests.paths import MODELS, ROOT
+from tests.paths import MODELS
 
 pytestmark = pytest.mark.timeout(900)  # venv installs: minutes on cold caches
 
 PYTHONS_ENV = "IMPSY_TEST_PYTHONS"
 DEFAULT_MODEL = "musicMDRNN-dim9-layers2-units64-mixtures5-scale10-trained"
 PACKAGED_MODEL_FILES = (f"{DEFAULT_MODEL}.tflite", f"{DEFAULT_MODEL}.keras")
-SOURCE_FILES = ("pyproject.toml", "README.md", "LICENSE")
 # What the installed impsy must not see: this checkout, a config chosen elsewhere.
 UNSET = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "IMPSY_CONFIG", "IMPSY_MIDI_BINDING")
 LARGEST_WHEEL = 1_500_000  # bytes: the code, the web UI and the default model (~0.8 MB)
@@ -83,19 +82,9 @@ def run(args: list[str], timeout: float = 600, **kwargs) -> subprocess.Completed
 
 # --------------------------------------------------------------------- the wheel
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """impsy's wheel, built from a copy of the checkout (the shared tree stays untouched)."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
-    source.mkdir()
-    for name in SOURCE_FILES:
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(
-        ROOT / "impsy", source / "impsy", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(work), str(source)])
-    (built,) = work.glob("impsy-*.whl")
-    return built
+def wheel(impsy_wheel) -> Path:  # noqa: ANN001
+    """impsy's wheel (``tests/system/conftest.py``)."""
+    return impsy_wheel
 
 
 def test_the_wheel_holds_the_default_model_and_spdx_metadata(wheel):

@@ -33,9 +33,6 @@ from tests.system.test_rpi_files import UNITS, service_section
 
 INSTALL = ROOT / "examples" / "rpi" / "install.sh"
 CONSTRAINTS = ROOT / "constraints.txt"
-# what a clean copy of the checkout leaves out (as install.sh does)
-NOT_SOURCE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
-NOT_SOURCE += (".hypothesis", "logs", "datasets", "node_modules")
 DEFAULT_MODEL = "musicMDRNN-dim9-layers2-units64-mixtures5-scale10-trained"
 # The installed venv must see only what it installed, never this checkout.
 ENV = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
@@ -209,22 +206,15 @@ def test_the_units_it_fills_in_pass_systemd_analyze_verify(installed, tmp_path):
         assert f"ExecStart={installed}/.venv/bin/impsy " in text, unit
 
 
-def test_running_it_again_from_a_wheel_updates_impsy_and_keeps_the_config(installed, tmp_path):
+def test_running_it_again_from_a_wheel_updates_impsy_and_keeps_the_config(
+    installed, tmp_path, impsy_wheel
+):
     """An update from a wheel, without LiteRT: config.toml stays, a lost model returns.
 
     --no-litert takes LiteRT out of the venv: the NumPy engine runs the .keras beside
     the .tflite the config names.
     """
-    source = tmp_path / "impsy"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), source],
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("impsy-*.whl")
+    wheel = impsy_wheel
     config = installed / "config.toml"
     config.write_text(config.read_text() + "# my own line\n")
     for model in (installed / "models").glob(f"{DEFAULT_MODEL}.*"):
