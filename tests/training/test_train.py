@@ -420,3 +420,25 @@ def test_staged_recipe_runs_its_stages_from_one_another_on_one_split(tmp_path):
         train, ["-S", str(data), "-O", str(out), "--recipe", "staged", "--name", "r"]
     )
     assert again.exit_code != 0 and "--force" in again.output, "checked before training"
+
+
+def test_the_training_model_scores_every_step_as_the_one_step_model_does():
+    """The training model applies the MDN to ``(batch, T, units)`` directly, not inside
+    ``TimeDistributed`` (IMPSY's way), which Keras 3's TensorFlow backend traces once per
+    time step (a 300-step window: 38 s to trace against 5 s). Its output at every step must
+    still be the one-step model's, which is what impsy saves and runs."""
+    import keras
+
+    from impsy.training.network import build_inference_model, build_training_model
+
+    keras.utils.set_random_seed(3)
+    trained = build_training_model(3, 8, 4, 2)
+    assert not [layer for layer in trained.layers if "TimeDistributed" in type(layer).__name__]
+    one_step = build_inference_model(3, 8, 4, 2)
+    one_step.set_weights(trained.get_weights())
+    rows = np.random.default_rng(5).uniform(0, 1, (12, 3)).astype(np.float32) * 10
+    whole = np.asarray(trained(rows[None]))[0]
+    states = [np.zeros((1, 8), np.float32) for _ in range(4)]
+    for t, row in enumerate(rows):
+        out, *states = (np.asarray(a) for a in one_step([row[None, None], *states]))
+        np.testing.assert_allclose(out[0], whole[t], rtol=1e-5, atol=1e-5)
