@@ -16,7 +16,7 @@ SOURCE_FILES = ("pyproject.toml", "README.md", "LICENSE")
 
 
 @pytest.fixture(scope="session")
-def impsy_wheel(tmp_path_factory) -> Path:  # noqa: ANN001
+def wheel(tmp_path_factory) -> Path:  # noqa: ANN001
     """Built from a copy of the checkout (the shared tree stays untouched), the way a user
     builds one (``pip wheel``); a session's install tests (pip, uv, the Pi's install.sh)
     share it, which saves a build of 5-8 s each."""
@@ -31,5 +31,5 @@ def impsy_wheel(tmp_path_factory) -> Path:  # noqa: ANN001
     command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(work)]
     built = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stdout + built.stderr
-    (wheel,) = work.glob("impsy-*.whl")
-    return wheel
+    (built,) = work.glob("impsy-*.whl")
+    return built

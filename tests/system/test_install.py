@@ -80,13 +80,7 @@ def run(args: list[str], timeout: float = 600, **kwargs) -> subprocess.Completed
     return result
 
 
-# --------------------------------------------------------------------- the wheel
-@pytest.fixture(scope="module")
-def wheel(impsy_wheel) -> Path:  # noqa: ANN001
-    """impsy's wheel (``tests/system/conftest.py``)."""
-    return impsy_wheel
-
-
+# ------------------------------------- the wheel (built once: tests/system/conftest.py)
 def test_the_wheel_holds_the_default_model_and_spdx_metadata(wheel):
     assert wheel.stat().st_size < LARGEST_WHEEL, f"{wheel.name}: {wheel.stat().st_size} bytes"
     with zipfile.ZipFile(wheel) as archive:

@@ -207,14 +207,13 @@ def test_the_units_it_fills_in_pass_systemd_analyze_verify(installed, tmp_path):
 
 
 def test_running_it_again_from_a_wheel_updates_impsy_and_keeps_the_config(
-    installed, tmp_path, impsy_wheel
+    installed, tmp_path, wheel
 ):
     """An update from a wheel, without LiteRT: config.toml stays, a lost model returns.
 
     --no-litert takes LiteRT out of the venv: the NumPy engine runs the .keras beside
     the .tflite the config names.
     """
-    wheel = impsy_wheel
     config = installed / "config.toml"
     config.write_text(config.read_text() + "# my own line\n")
     for model in (installed / "models").glob(f"{DEFAULT_MODEL}.*"):
