@@ -38,6 +38,7 @@ from impsy.config.locations import Locations
 from impsy.engine.commands import ENGINE_COMMANDS
 from impsy.engine.core import MODEL_MODES, Engine, Settings
 from impsy.engine.ports import Adapter, Model
+from impsy.engine.priority import raise_priority
 from impsy.engine.table import Command, CommandTable
 from impsy.errors import ImpsyError
 
@@ -463,9 +464,14 @@ async def serve(config: Config, options: RunOptions, ready=None) -> None:  # noq
         # Everything loaded so far lives for the whole run; moving it out of the
         # collector's view keeps full collections short during the performance.
         gc.freeze()
+        # On the loop's thread, once everything slow has loaded: threads and processes
+        # started from here on run at ordinary priority (see the module).
+        priority = raise_priority(config.realtime)
+        engine.realtime = priority.realtime
         engine.begin()  # last: the model's first deadlines wait for nothing slow
         for line in summary(engine, config, webui.url if webui else None, options.locations):
             click.echo(line)
+        click.echo(f"timing: {priority.describe()}")
         if oscquery is not None:
             click.echo(f"oscquery: {oscquery.url} (the OSC namespace, for OSCQuery clients)")
         click.echo("impsy: listening (Ctrl-C to stop)", nl=True)

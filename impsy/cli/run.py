@@ -42,6 +42,11 @@ MODE_NAMES = ["callresponse", "polyphony", "battle", "useronly", "filter", "inde
 @click.option("--verbose/--quiet", default=None, help="Print every input and output.")
 @click.option("--log-input/--no-log-input", default=None, help="Log the user's gestures.")
 @click.option("--log-predictions/--no-log-predictions", default=None, help="Log predictions.")
+@click.option(
+    "--realtime/--no-realtime",
+    default=None,
+    help="Override realtime: the event loop at real-time priority where permitted.",
+)
 @click.option("--no-model", is_flag=True, help="Log without a model (useronly mode).")
 @click.option("--seed", type=int, help="Seed the sampler, for a reproducible run.")
 @user_errors
@@ -59,6 +64,7 @@ def run(
     verbose: bool | None,
     log_input: bool | None,
     log_predictions: bool | None,
+    realtime: bool | None,
     no_model: bool,
     seed: int | None,
 ) -> None:
@@ -93,6 +99,7 @@ def run(
         verbose=verbose,
         log_input=log_input,
         log_predictions=log_predictions,
+        realtime=realtime,
         seed=seed,
     )
     for warning in config.warnings:

@@ -34,7 +34,7 @@ from impsy.config.sections import (
 from impsy.config.steering import read_steering
 
 METADATA_KEYS: tuple[str, ...] = ("title", "owner", "description", "name")
-SETTING_KEYS: tuple[str, ...] = ("verbose", "log_input", "log_predictions")
+SETTING_KEYS: tuple[str, ...] = ("verbose", "log_input", "log_predictions", "realtime")
 SECTIONS: tuple[str, ...] = (
     "interaction",
     "model",
@@ -115,6 +115,7 @@ def build_config(raw: dict[str, Any], source: str, label: str | None = None) -> 
         verbose=top.boolean("verbose", False),
         log_input=top.boolean("log_input", True),
         log_predictions=top.boolean("log_predictions", False),
+        realtime=top.boolean("realtime", True),
         interaction=interaction,
         model=model,
         midi=midi,

@@ -32,6 +32,7 @@ OVERRIDABLE: dict[str, tuple[str | None, str]] = {
     "verbose": (None, "verbose"),
     "log_input": (None, "log_input"),
     "log_predictions": (None, "log_predictions"),
+    "realtime": (None, "realtime"),
 }
 
 

@@ -258,6 +258,8 @@ class Config:
     verbose: bool = False
     log_input: bool = True
     log_predictions: bool = False
+    realtime: bool = True
+    """The event loop's thread at real-time priority where permitted (``engine.priority``)."""
     interaction: InteractionConfig = field(default_factory=InteractionConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     midi: MidiConfig | None = None

@@ -174,6 +174,8 @@ class Engine:
         """The last gesture's surprise, nats (NaN before the meter has heard two gestures)."""
         self.set_surprise(settings.surprise)
         self._compile_steering()
+        self.realtime = False
+        """Whether the loop's thread runs at real-time priority (``impsy.engine.priority``)."""
 
     def _new_player(self) -> Player | None:
         if self.predictor is None:
@@ -775,6 +777,7 @@ class Engine:
             "pitemp": model.pi_temp if model is not None else 0.0,
             "sigmatemp": model.sigma_temp if model is not None else 0.0,
             "steering_fallbacks": getattr(model, "fallbacks", 0),
+            "realtime": int(self.realtime),
             # before the meter has heard two gestures there is no value (JSON has no NaN)
             **({} if math.isnan(self.surprise) else {"surprise": self.surprise}),
             **self.counters.as_dict(),

@@ -270,6 +270,9 @@ def test_dashboard_shows_model_adapters_counters_and_timing(run, open_page):
         "([el, n]) => Number(el.textContent) >= n", arg=[events.element_handle(), 5]
     )
     expect(page.locator('dd[data-key="inference_p50_us"]')).to_contain_text("µs")
+    # the run's own answer (real-time where this machine permits it: tests/engine/test_priority.py)
+    priority = "real-time" if status["realtime"] else "normal (not permitted, or realtime = false)"
+    expect(page.locator('dd[data-key="priority"]')).to_have_text(priority)
     if SCREENSHOTS is not None:
         run.send(("/impsy/mode", "polyphony"))
         play_gestures(run, 3.0)

@@ -174,6 +174,7 @@ def test_training_from_the_page_swaps_the_model_at_a_bar_line_with_no_skipped_st
         time.sleep(2.2 * BAR_S)  # two whole bars of the new model
         snapshot = server.api("/api/sequencer")
         listened_until = time.monotonic()
+        realtime = server.api("/api/status").get("realtime")
     finally:
         server.send(("/impsy/seq/stop",))
         heard.close()
@@ -191,5 +192,6 @@ def test_training_from_the_page_swaps_the_model_at_a_bar_line_with_no_skipped_st
     skipped = snapshot["skipped"] - skipped_before
     assert skipped == 0, (
         f"the sequencer skipped {skipped} steps while it trained and swapped "
-        f"({skipped_before} before); lateness {snapshot['lateness']}"
+        f"({skipped_before} before); lateness {snapshot['lateness']}; the loop at real-time "
+        f"priority: {realtime}"
     )

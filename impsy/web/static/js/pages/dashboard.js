@@ -56,7 +56,7 @@ export function mount(root) {
     ["size", "size"],
   ]);
   const counters = table(COUNTERS);
-  const timing = table(TIMING.map(([key, label]) => [key, label]));
+  const timing = table([...TIMING.map(([key, label]) => [key, label]), ["priority", "loop priority"]]);
   const web = table([
     ["url", "address"],
     ["token", "token"],
@@ -113,6 +113,10 @@ export function mount(root) {
     }
     for (const [key, , unit] of TIMING) {
       if (key in status) setText(timing.cells[key], number(status[key], unit, unit === "ms" ? 3 : 1));
+    }
+    if ("realtime" in status) {
+      // docs/deployment.md, "Timing and priority": why a run may not get real-time priority
+      setText(timing.cells.priority, status.realtime ? "real-time" : "normal (not permitted, or realtime = false)");
     }
     if (status.webui) {
       setText(web.cells.url, status.webui.url);
