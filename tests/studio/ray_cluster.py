@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+KEEP_LOGS_ENV = "IMPSY_TEST_KEEP_RAY"
+"""Set (to anything) to keep the cluster's temp folder, with its logs, after the tests."""
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
@@ -101,4 +103,5 @@ class RayCluster:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        if not os.environ.get(KEEP_LOGS_ENV):
+            shutil.rmtree(self.temp_dir, ignore_errors=True)

@@ -1,15 +1,14 @@
 """Studios without a cluster: the address and config checks, the unreachable studio, sweeps.
 
-The unreachable studio is a real refused connection on 127.0.0.1; the local
-sweep is real TensorFlow training (size xxs, tiny windows).
+The unreachable studio is a real refused connection on 127.0.0.1. A local sweep run
+to the end (real TensorFlow, trials one after another on one split) is tested through
+the web UI's jobs, in tests/web/test_jobs.py (a sweep from the browser).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,31 +97,6 @@ def test_the_best_trial_has_the_lowest_score_and_failures_never_win():
     assert lines[2].split() == ["2", "16", "3", "2", "1.5000", "2.0", "*"]
     assert "failed: out of memory" in lines[3] and not lines[3].endswith("*")
     assert best_trial([trials[2]]) is None
-
-
-def test_a_sweep_without_ray_runs_the_trials_one_after_another(tmp_path):
-    data = make_dataset(tmp_path / "training-dataset-3d.npz")
-    result = CliRunner().invoke(
-        train,
-        ["-S", str(data), "-O", str(tmp_path / "out"), "-M", "xxs", "-B", "16", "-N", "2",
-         "--name", "swept", "--sweep", "seq=6,8", "--studio", "local"],
-        catch_exceptions=False,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    out = result.output
-    assert out.index("trial 1/2: sequence_length=6") < out.index("trial 2/2: sequence_length=8")
-    record = json.loads((tmp_path / "out" / "swept-sweep.json").read_text())
-    assert record["studio"] == "local" and len(record["trials"]) == 2
-    scores = [t["val_nll"] for t in record["trials"]]
-    assert all(np.isfinite(scores)) and record["best"] == 1 + int(np.argmin(scores))
-    assert (tmp_path / "out" / "swept.keras").is_file() and (
-        tmp_path / "out" / "swept.tflite"
-    ).is_file()
-    best = json.loads((tmp_path / "out" / "swept.json").read_text())
-    assert best["options"]["sequence_length"] == [6, 8][record["best"] - 1]
-    # one split for every trial: the one for the longest window (8 + 1 rows)
-    assert best["options"]["split_length"] == 9
-    assert not list(Path(tmp_path / "out").glob("*trial*"))  # only the best is kept
 
 
 def test_a_sweep_ranks_trials_by_the_steps_the_marks_weight(tmp_path):

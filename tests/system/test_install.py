@@ -105,9 +105,11 @@ def pip_install(python: str, venv: Path, wheel: Path) -> float:
     """A fresh venv with ``wheel`` and its runtime dependencies, from wheels only; seconds."""
     started = time.monotonic()
     run([python, "-m", "venv", str(venv)], env=clean_env())
+    # --no-compile: Python compiles what it imports on first use instead; byte-compiling
+    # every installed module up front (numpy, h5py, aiohttp) is 7 of pip's 18 s here.
     run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--only-binary=:all:"]
-        + [str(wheel)],
+        + ["--no-compile", str(wheel)],
         env=clean_env(),
     )
     return time.monotonic() - started
@@ -249,11 +251,15 @@ def test_impsy_init_makes_a_folder_that_plays_its_own_copy(runtime_venv, tmp_pat
 # ------------------------------------------------------------------ uv tool
 @pytest.fixture(scope="module")
 def uv(tmp_path_factory) -> Path:
-    """uv, pip-installed into a scratch venv (it is not one of impsy's dependencies)."""
-    venv = tmp_path_factory.mktemp("uv") / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], env=clean_env())
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"], env=clean_env())
-    return venv / "bin" / "uv"
+    """uv, pip-installed into a scratch folder (it is not one of impsy's dependencies; its
+    command is a self-contained program, so no venv is needed around it)."""
+    target = tmp_path_factory.mktemp("uv")
+    run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target"]
+        + [str(target), "uv"],
+        env=clean_env(),
+    )
+    return target / "bin" / "uv"
 
 
 def test_uv_tool_installed_impsy_plays_in_an_empty_folder(uv, wheel, tmp_path):

@@ -141,6 +141,21 @@ class Run:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
 
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST ``body`` as JSON; the HTTP status and the JSON reply, errors included."""
+        request = urllib.request.Request(
+            self.url + path.lstrip("/"),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-Impsy": "1"},
+        )
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as err:
+            return err.code, json.load(err)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -690,6 +705,15 @@ def test_training_shows_progress_and_its_model_is_hot_swapped_in(run, open_page)
     page.get_by_label("Epochs").fill(str(epochs))
     page.get_by_label("Name", exact=True).fill("browser-model")
     page.get_by_role("button", name="Train").click()
+    expect(state).to_have_text("running")
+    (job,) = [j for j in run.api("/api/jobs")["jobs"] if j["kind"] == "train"]
+    assert job["studio"] == "local" and job["args"][-2:] == ["--studio", "local"]
+    # one job at a time: a second request is refused while this one runs
+    busy, refused = run.post("/api/jobs/train", {"dataset": "tiny-9d.npz", "name": "other"})
+    assert busy == 409 and "still running" in refused["error"], refused
+    # the performance goes on meanwhile: a gesture is taken in while the trainer works
+    heard = run.status()["events_in"]
+    assert run.send(("/interface", *([0.3] * 8)))["events_in"] == heard + 1
     # Progress shows while it runs: an epoch before the last, its losses, the loss plot.
     page.wait_for_function(
         """([n]) => {
@@ -708,10 +732,23 @@ def test_training_shows_progress_and_its_model_is_hot_swapped_in(run, open_page)
     expect(page.get_by_label("loss", exact=True)).to_have_text(re.compile(r"^-?\d+\.\d{4}$"))
     expect(page.get_by_label("training progress")).to_have_attribute("value", str(epochs))
     screenshot(page, "training")
+    job = run.api(f"/api/jobs/{job['id']}")
+    assert job["state"] == "done" and [e["epoch"] for e in job["progress"]] == [
+        *range(1, epochs + 1)
+    ]
+    assert all(e["loss"] is not None and e["seconds"] > 0 for e in job["progress"]), job
+    assert sorted(job["outputs"]) == ["models/browser-model.keras", "models/browser-model.tflite"]
+    assert job["plot"] == "models/browser-model-loss.png"
     page.get_by_role("button", name="use this model now: models/browser-model.tflite").click()
     expect(page.locator(".notice.ok")).to_contain_text("now playing")
     assert Path(run.status()["model"]).name == "browser-model.tflite"
     assert run.api("/api/status")["model_info"]["units"] == 16  # xxs
+    # the new model answers: a gesture, then (after the call-and-response pause) predictions
+    predicted = run.send(("/interface", *([0.6] * 8)))["predictions"]
+    deadline = time.monotonic() + 5
+    while run.status()["predictions"] == predicted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.status()["predictions"] > predicted, "the swapped-in model never answered"
 
     page.get_by_label("Epochs").fill("200")
     page.get_by_label("Name", exact=True).fill("cancelled-model")

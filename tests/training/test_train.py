@@ -178,19 +178,34 @@ def test_evaluate_reads_what_train_writes(trained, data, suffix):
     assert "mean NLL per step" in result.output
 
 
+def improved_flags() -> tuple[list[float], object]:
+    """A Keras callback recording ``logs["improved"]`` at each epoch's end, and its list."""
+    import keras
+
+    seen: list[float] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # noqa: ANN001
+            seen.append(logs["improved"])
+
+    return seen, Record()
+
+
 def test_same_seed_gives_the_same_weights(tmp_path, data, trained):
-    again = run_train(
-        tmp_path,
-        data,
-        "-N",
-        "4",
-        "--seed",
-        "7",
-        "--test-performances",
-        "2",
-        "--learning-rate",
-        "0.01",
+    """Run again, through the trainer's function with trained's options: the same weights
+    and file. Also: logs["improved"] is 1 exactly when an epoch beat every earlier one
+    (what the benchmark's test scoring follows)."""
+    from impsy.training.trainer import TrainOptions, load_performances, train_model
+
+    seen, record = improved_flags()
+    options = TrainOptions(
+        dataset=data, destination=tmp_path / "again", size="xxs", sequence_length=8,
+        batch_size=16, epochs=4, seed=7, test_performances=2, learning_rate=0.01,
+    )  # fmt: skip
+    result = train_model(
+        options, load_performances(data, None), report=lambda _line: None, extra_callbacks=[record]
     )
+    again = tmp_path / "again"
     first = read_keras(trained / f"{STEM}.keras")
     second = read_keras(again / f"{STEM}.keras")
     for a, b in zip(first.lstm, second.lstm, strict=True):
@@ -198,6 +213,8 @@ def test_same_seed_gives_the_same_weights(tmp_path, data, trained):
         np.testing.assert_array_equal(a.recurrent_kernel, b.recurrent_kernel)
     np.testing.assert_array_equal(first.mdn.mu_kernel, second.mdn.mu_kernel)
     assert (trained / f"{STEM}.tflite").read_bytes() == (again / f"{STEM}.tflite").read_bytes()
+    losses = [entry["val_loss"] for entry in result.history]
+    assert seen == [float(loss < min(losses[:i], default=np.inf)) for i, loss in enumerate(losses)]
 
 
 def test_best_validation_weights_are_exported(tmp_path, data):
@@ -309,51 +326,28 @@ def test_select_by_performances_keeps_the_epoch_with_the_best_whole_performance_
 
 
 def test_fine_tuning_exports_the_starting_weights_when_no_epoch_beats_them(tmp_path, data, trained):
-    """A learning rate that wrecks the weights: the run keeps what it started from."""
+    """A learning rate that wrecks the weights: the run keeps what it started from, and
+    no epoch's logs["improved"] says it beat the starting weights."""
+    from impsy.training.trainer import TrainOptions, load_performances, train_model
+
     start = trained / f"{STEM}.keras"
-    out = run_train(
-        tmp_path, data, "-N", "2", "--seed", "7", "--test-performances", "2",
-        "--learning-rate", "50", "--init-from", str(start), "--select-by", "performances",
+    seen, record = improved_flags()
+    options = TrainOptions(
+        dataset=data, destination=tmp_path / "out", size="xxs", sequence_length=8,
+        batch_size=16, epochs=2, seed=7, test_performances=2, learning_rate=50.0,
+        init_from=start, select_by="performances",
     )  # fmt: skip
+    train_model(
+        options, load_performances(data, None), report=lambda _line: None, extra_callbacks=[record]
+    )
+    out = tmp_path / "out"
     summary = json.loads((out / f"{STEM}.json").read_text())
     assert summary["best_epoch"] == 0
     assert not any(entry["val_nll"] <= summary["best_val_loss"] for entry in summary["history"])
+    assert seen == [0.0, 0.0], "no epoch beat the starting weights"
     before, after = load_model(start), load_model(out / f"{STEM}.keras")
     for event in read_performances(data)[0][:20]:
         np.testing.assert_array_equal(before.step(event).raw, after.step(event).raw)
-
-
-def test_epoch_logs_tell_later_callbacks_which_epochs_are_kept(tmp_path, data, trained):
-    """logs["improved"] is 1 exactly when an epoch beat every earlier one (and a
-    fine-tune's start): what the benchmark's test scoring follows."""
-    import keras
-
-    from impsy.training.trainer import TrainOptions, load_performances, train_model
-
-    seen: list[float] = []
-
-    class Record(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            seen.append(logs["improved"])
-
-    perfs = load_performances(data, None)
-    base = {"dataset": data, "size": "xxs", "sequence_length": 8, "batch_size": 16,
-            "seed": 7, "test_performances": 2, "early_stopping": False}  # fmt: skip
-    result = train_model(
-        TrainOptions(destination=tmp_path / "a", epochs=4, **base),
-        perfs,
-        report=lambda _line: None,
-        extra_callbacks=[Record()],
-    )
-    losses = [entry["val_loss"] for entry in result.history]
-    assert seen == [float(loss < min(losses[:i], default=np.inf)) for i, loss in enumerate(losses)]
-    seen.clear()
-    wrecked = TrainOptions(
-        destination=tmp_path / "b", epochs=2, learning_rate=50.0, select_by="performances",
-        init_from=trained / f"{STEM}.keras", **base,
-    )  # fmt: skip
-    train_model(wrecked, perfs, report=lambda _line: None, extra_callbacks=[Record()])
-    assert seen == [0.0, 0.0], "no epoch beat the starting weights"
 
 
 def test_augmentation_permutes_or_mirrors_controls_and_leaves_dt_alone():

@@ -1,7 +1,11 @@
 """Datasets and training from the browser: real ``impsy`` subprocesses behind /api/jobs.
 
-The training run is real TensorFlow on tests/data's dimension-9 dataset,
-kept tiny (size xxs, 8-step windows, one epoch) so it takes seconds.
+Training runs are real TensorFlow, kept tiny (size xxs, 8-step windows). A
+training job run to the end and its model put to use live, through the same
+/api/jobs, is tested once, from Chromium:
+tests/system/test_webui_browser.py::test_training_shows_progress_and_its_model_is_hot_swapped_in
+(the refusal of a second job while one runs, gestures taken in meanwhile, the
+job's progress, outputs and plot, and the swapped-in model answering).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from impsy.dataset.npz import write_dataset
 from impsy.web.context import JOBS
 from impsy.web.jobs import parse_epoch
 from impsy.web.sweeps import SweepProgress
-from tests.web.test_api import GESTURE, ROOT, run, served
+from tests.web.test_api import ROOT, run, served
 
 DATASET = ROOT / "tests" / "data" / "training-dataset-9d.npz"
 TINY = {"modelsize": "xxs", "numepochs": 1, "batchsize": 16, "sequence_length": 8, "seed": 1}
@@ -112,47 +116,10 @@ def test_ray_tune_trials_side_by_side_each_get_their_own_lines():
     assert states == [("done", 1, 2.0), ("running", None, None)]
 
 
-def test_train_from_the_browser_then_use_the_model_live(tmp_path):
-    async def main():  # noqa: ANN202
-        async with served(tmp_path, mode="polyphony") as web:
-            shutil.copy(DATASET, tmp_path / "datasets" / DATASET.name)
-            body = {"dataset": DATASET.name, "name": "browser-model", **TINY}
-            status, job = await web.send("POST", "/api/jobs/train", json=body)
-            assert status == 202 and job["state"] == "running" and job["kind"] == "train"
-            assert job["studio"] == "local" and job["args"][-2:] == ["--studio", "local"]
-            status, busy = await web.send("POST", "/api/jobs/train", json=body)
-            assert status == 409 and "still running" in busy["error"]
-            web.peer.send("/interface", *GESTURE)  # the performance goes on meanwhile
-            job = await wait_for_job(web, job["id"])
-            assert job["state"] == "done", job["log_tail"]
-            (epoch,) = job["progress"]
-            assert epoch["epoch"] == 1 and epoch["epochs"] == 1
-            assert epoch["loss"] is not None and epoch["seconds"] > 0
-            assert sorted(job["outputs"]) == [
-                "models/browser-model.keras",
-                "models/browser-model.tflite",
-            ]
-            assert job["plot"] == "models/browser-model-loss.png"
-            _, listing = await web.get("/api/jobs")
-            assert [j["id"] for j in listing["jobs"]] == [job["id"]]
-
-            status, swapped = await web.send(
-                "POST", "/api/model/use", json={"file": "models/browser-model.tflite"}
-            )
-            assert status == 200, swapped
-            assert swapped["model_info"]["units"] == 16
-            assert web.engine.model.path.name == "browser-model.tflite"
-            answered = len(web.peer.messages("/impsy"))
-            web.peer.send("/interface", *GESTURE)
-            await web.peer.wait_for("/impsy", answered + 1, timeout=3.0)  # the new model answers
-            assert web.engine.counters.events_in == 2
-
-    run(main())
-
-
 def test_a_sweep_from_the_browser_shows_each_trial_then_the_table_of_its_record(tmp_path):
-    """Two trials on the local studio (tiny model, 2 epochs): the lines of ``impsy train
-    --sweep`` become each trial's progress; the job's table is the NAME-sweep.json."""
+    """Two trials on the local studio (tiny model, 2 epochs, windows of 6 and 8 steps), one
+    after the other on one split: the lines of ``impsy train --sweep`` become each trial's
+    progress; the job's table is the NAME-sweep.json; only the best trial's model is kept."""
 
     async def main():  # noqa: ANN202
         async with served(tmp_path, with_engine=False) as web:
@@ -172,14 +139,14 @@ def test_a_sweep_from_the_browser_shows_each_trial_then_the_table_of_its_record(
             assert listing["jobs"] == []
 
             status, job = await web.send(
-                "POST", "/api/jobs/train", json={**body, "sweep": "units=8,16"}
+                "POST", "/api/jobs/train", json={**body, "sweep": "seq=6,8"}
             )
             assert status == 202, job
-            assert job["args"][-4:-2] == ["--sweep", "units=8,16"]
+            assert job["args"][-4:-2] == ["--sweep", "seq=6,8"]
             assert job["args"][-2:] == ["--studio", "local"]  # the configured studio
             assert [(t["number"], t["params"], t["state"]) for t in job["sweep"]["trials"]] == [
-                (1, {"units": 8}, "pending"),
-                (2, {"units": 16}, "pending"),
+                (1, {"sequence_length": 6}, "pending"),
+                (2, {"sequence_length": 8}, "pending"),
             ]
             snapshots = []
             loop = asyncio.get_running_loop()
@@ -205,7 +172,7 @@ def test_a_sweep_from_the_browser_shows_each_trial_then_the_table_of_its_record(
             assert (
                 sweep["best"] == record["best"] and sweep["studio"] == record["studio"] == "local"
             )
-            assert sweep["columns"] == ["units"]
+            assert sweep["columns"] == ["sequence_length"]
             keys = ("number", "params", "val_nll", "epochs_run", "best_epoch", "seconds", "error")
             table = [{k: t[k] for k in keys} for t in sweep["trials"]]
             assert table == [{k: t[k] for k in keys} for t in record["trials"]]
@@ -214,6 +181,11 @@ def test_a_sweep_from_the_browser_shows_each_trial_then_the_table_of_its_record(
             assert record["best"] == min(scores, key=scores.get)
             assert sorted(job["outputs"]) == ["models/swept.keras", "models/swept.tflite"]
             assert sweep["outputs"] == ["models/swept.keras", "models/swept.tflite"]
+            assert not list((tmp_path / "models").glob("*trial*"))  # only the best is kept
+            best = json.loads((tmp_path / "models" / "swept.json").read_text())
+            assert best["options"]["sequence_length"] == [6, 8][record["best"] - 1]
+            # one split for every trial: the one for the longest window (8 + 1 rows)
+            assert best["options"]["split_length"] == 9
 
             # the same table for the record in the models folder, later
             status, view = await web.get("/api/sweeps/swept-sweep.json")
