@@ -24,10 +24,8 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-# --no-compile: Python compiles the modules the tests import as it first imports them;
-# byte-compiling all of TensorFlow, Ray and Playwright up front is a quarter of this step.
 $(VENV)/.test: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[train,test]'
+	$(BIN)/python -m pip install --quiet -e '.[train,test]'
 	@touch $@ $(VENV)/.runtime
 
 apt-packages:

@@ -9,10 +9,12 @@ the per-user data folder.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,28 +125,47 @@ def test_status_reads_the_config_run_would_read(machine):
     assert asked_port("-c", str(command_line), IMPSY_CONFIG=str(stage)) == given
 
 
-def play_one_run(machine: Machine, config: Path, *args: str, **env: str) -> list[str]:
-    """``impsy run``: three gestures in, handled, SIGTERM; the start-up summary's lines."""
+@dataclass
+class Played:
+    """What one ``impsy run`` showed: its start-up summary, its status reply after the
+    gestures, and the scheduling policy of its loop's thread (the main thread)."""
+
+    lines: list[str]
+    status: dict
+    policy: int
+
+
+def run_and_ask(
+    machine: Machine, config: Path, *args: str, gestures: int = 3, **env: str
+) -> Played:
+    """``impsy run``: ``gestures`` gestures in, handled, a status query, SIGTERM."""
     text = config.read_text()
     server = int(re.search(r"server_port = (\d+)", text)[1])
     client = int(re.search(r"client_port = (\d+)", text)[1])
     proc = machine.start("run", *args, **env)
     try:
         lines = wait_for_line(proc, "listening")
+        policy = os.sched_getscheduler(proc.pid)  # the main thread's id is the process's
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", client))
             sock.settimeout(5)
-            for i in range(3):
+            for i in range(gestures):
                 sock.sendto(osc_bytes("/interface", *([i / 4] * 8)), ("127.0.0.1", server))
-            # answered after the three gestures were handled (one socket, in order)
+            # answered after the gestures were handled (one socket, in order)
             sock.sendto(osc_bytes("/impsy/status"), ("127.0.0.1", server))
-            status = OscMessage(sock.recv(65536))
-        assert dict(zip(status.params[::2], status.params[1::2], strict=True))["events_in"] == 3
+            reply = OscMessage(sock.recv(65536))
+        status = dict(zip(reply.params[::2], reply.params[1::2], strict=True))
+        assert status["events_in"] == gestures
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0, "".join(lines) + out
-    return [line.rstrip("\n") for line in lines]
+    return Played([line.rstrip("\n") for line in lines], status, policy)
+
+
+def play_one_run(machine: Machine, config: Path, *args: str, **env: str) -> list[str]:
+    """``impsy run``: three gestures in, handled, SIGTERM; the start-up summary's lines."""
+    return run_and_ask(machine, config, *args, **env).lines
 
 
 def only_log(folder: Path) -> Path:

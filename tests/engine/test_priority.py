@@ -13,20 +13,16 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
-from pythonosc.osc_message import OscMessage
 
 from impsy.engine.priority import Priority, raise_priority
+from tests.cli import test_locations as locations
 from tests.cli.places import make_machine
 from tests.cli.test_locations import useronly_config
-from tests.cli.test_run import wait_for_line
-from tests.osc_client import osc_bytes
 
 PERMITTED = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] != 0
 """Whether this machine lets a process take SCHED_FIFO 1 (root here, and in CI)."""
@@ -94,24 +90,10 @@ def run_and_ask(*args: str, tmp_path) -> tuple[list[str], int, dict]:  # noqa: A
     """``impsy run`` (useronly, OSC): its summary, its loop's policy, its status reply."""
     tmp_path.mkdir()
     machine = make_machine(tmp_path)
-    config = useronly_config(machine.work / "config.toml")
-    text = config.read_text()
-    server = int(text.split("server_port = ")[1].split()[0])
-    client = int(text.split("client_port = ")[1].split()[0])
-    proc = machine.start("run", *args)
-    try:
-        lines = wait_for_line(proc, "listening")
-        policy = os.sched_getscheduler(proc.pid)  # the main thread's id is the process's
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", client))
-            sock.settimeout(5)
-            sock.sendto(osc_bytes("/impsy/status"), ("127.0.0.1", server))
-            reply = OscMessage(sock.recv(65536))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-    status = dict(zip(reply.params[::2], reply.params[1::2], strict=True))
-    return [line.rstrip("\n") for line in lines], policy, status
+    played = locations.run_and_ask(
+        machine, useronly_config(machine.work / "config.toml"), *args, gestures=0
+    )
+    return played.lines, played.policy, played.status
 
 
 def test_impsy_run_keeps_time_at_real_time_priority_unless_told_not_to(tmp_path):
