@@ -46,12 +46,15 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def cluster_pids(temp_dir: str) -> list[int]:
-    """The cluster's processes: those naming its temp folder, and all their descendants."""
+def cluster_pids(temp_dir: str, address: str = "") -> list[int]:
+    """The cluster's processes: those naming its temp folder or its GCS ``address`` (Ray
+    Client's servers name only the address, and outlive a killed head for minutes), and
+    all their descendants."""
+    marks = [temp_dir] + ([f"--address={address} "] if address else [])
     roots = [
         int(p.name)
         for p in Path("/proc").iterdir()
-        if p.name.isdigit() and temp_dir in _cmdline(int(p.name))
+        if p.name.isdigit() and any(mark in _cmdline(int(p.name)) for mark in marks)
     ]
     seen: list[int] = []
     todo = list(roots)
@@ -97,7 +100,8 @@ class RayCluster:
                 ray.shutdown()
         except ImportError:
             pass
-        pids = cluster_pids(self.temp_dir)  # a throwaway cluster: nothing to save, no waiting
+        # a throwaway cluster: nothing to save, no waiting
+        pids = cluster_pids(self.temp_dir, self.address)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

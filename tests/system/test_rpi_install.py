@@ -234,12 +234,13 @@ def test_running_it_again_from_a_wheel_updates_impsy_and_keeps_the_config(
     assert installed_from(installed)["url"] == f"file://{wheel}"
 
 
-def test_a_config_naming_a_missing_model_is_one_clear_line(installed):
+def test_a_config_naming_a_missing_model_is_one_clear_line(installed, wheel):
+    """From the session's wheel (already installed: pip keeps it), which the check follows."""
     config = installed / "config.toml"
     before = config.read_text()
     config.write_text(before.replace(f"models/{DEFAULT_MODEL}.tflite", "models/mine.tflite"))
     try:
-        result = install(installed)
+        result = install(installed, "--wheel", str(wheel), "--no-litert")
     finally:
         config.write_text(before)
     assert result.returncode == 1, result.stdout + result.stderr
