@@ -22,7 +22,6 @@ import pytest
 from impsy.engine.priority import Priority, raise_priority
 from tests.cli import test_locations as locations
 from tests.cli.places import make_machine
-from tests.cli.test_locations import useronly_config
 
 PERMITTED = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] != 0
 """Whether this machine lets a process take SCHED_FIFO 1 (root here, and in CI)."""
@@ -91,7 +90,7 @@ def run_and_ask(*args: str, tmp_path) -> tuple[list[str], int, dict]:  # noqa: A
     tmp_path.mkdir()
     machine = make_machine(tmp_path)
     played = locations.run_and_ask(
-        machine, useronly_config(machine.work / "config.toml"), *args, gestures=0
+        machine, locations.useronly_config(machine.work / "config.toml"), *args, gestures=0
     )
     return played.lines, played.policy, played.status
 

@@ -134,22 +134,24 @@ class Run:
 
         return self.osc(go)
 
-    def api(self, path: str) -> Any:
-        request = urllib.request.Request(self.url + path.lstrip("/"))
+    def request(self, path: str, **options: Any) -> urllib.request.Request:
+        """A request to the web UI, with the run's token when it has one."""
+        request = urllib.request.Request(self.url + path.lstrip("/"), **options)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        return request
+
+    def api(self, path: str) -> Any:
+        with urllib.request.urlopen(self.request(path), timeout=10) as response:
             return json.load(response)
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """POST ``body`` as JSON; the HTTP status and the JSON reply, errors included."""
-        request = urllib.request.Request(
-            self.url + path.lstrip("/"),
+        request = self.request(
+            path,
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "X-Impsy": "1"},
         )
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.load(response)
@@ -162,6 +164,15 @@ class Run:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def until(condition, timeout: float, what: str) -> None:  # noqa: ANN001
+    """Wait for ``condition()``, polling; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout} s")
+        time.sleep(0.02)
 
 
 def start_run(
@@ -745,10 +756,7 @@ def test_training_shows_progress_and_its_model_is_hot_swapped_in(run, open_page)
     assert run.api("/api/status")["model_info"]["units"] == 16  # xxs
     # the new model answers: a gesture, then (after the call-and-response pause) predictions
     predicted = run.send(("/interface", *([0.6] * 8)))["predictions"]
-    deadline = time.monotonic() + 5
-    while run.status()["predictions"] == predicted and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert run.status()["predictions"] > predicted, "the swapped-in model never answered"
+    until(lambda: run.status()["predictions"] > predicted, 5, "answer from the swapped-in model")
 
     page.get_by_label("Epochs").fill("200")
     page.get_by_label("Name", exact=True).fill("cancelled-model")

@@ -32,7 +32,7 @@ from impsy.sequencer.learn.vae import PatternVAE
 from impsy.sequencer.pattern import Bank, Pattern, Track
 from tests.sequencer.test_pattern_vae import corpus
 from tests.system import test_webui_browser as webui
-from tests.system.test_webui_browser import Run, start_run
+from tests.system.test_webui_browser import Run, start_run, until
 
 browser = webui.browser  # the browser tests' fixtures: one headless Chromium, pages at 1280x800
 open_page = webui.open_page
@@ -118,14 +118,6 @@ def on_steps(server: Run) -> frozenset[tuple[int, int]]:
     return frozenset(
         (t, s) for t, track in enumerate(tracks) for s, st in enumerate(track["steps"]) if st["on"]
     )
-
-
-def until(condition, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.02)
 
 
 def bars_heard(
