@@ -3,14 +3,19 @@
 In ``accompany`` the performer's gesture sets the ``human`` dimensions and
 the model fills the others from its exact conditional mixture, sending the
 whole event at the gesture's instant (the LSTM step follows the send). So
-the round trip is the wire, one wake-up, the input pipeline, the log row and
-one steered draw: no wait of the model's own, unlike polyphony's answer.
+the round trip is the wire, one wake-up, the input pipeline and one steered
+draw: no wait of the model's own, unlike polyphony's answer (the gesture's log
+row is written after the answer has left, before the next gesture). Back to
+back, as here, a gesture also waits for the step that followed the previous
+answer; ``--pause`` leaves room between them.
 
 Measured as the engine benchmark measures polyphony (``engine.py``): a real
 ``impsy run`` (its own process, the bundled s model, LiteRT), one gesture
 sent, the answer awaited, repeated; beside it the same client loop against a
-bare Python UDP echo (the floor of any round trip on this machine). Three
-variants: the bundled 9-d model with two dimensions held; the shipped chorale
+bare Python UDP echo (the floor of any round trip on this machine). The
+variants: the bundled 9-d model (IMPSY's ``.tflite``, as the engine benchmark
+uses) with two dimensions held; the same with the packaged default model
+(impsy's own conversion, whose LSTM step is 3-4x quicker); the shipped chorale
 model as ``configs/accompany-example.toml`` plays it (the soprano held, alto,
 tenor and bass truncated to C major); the same with the surprise meter on
 (one more LSTM step per gesture, after the answer); and the lead chorale model
@@ -30,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine import Peer, gesture_messages, measure_echo_floor, running, systems
+from engine import DEFAULT_MODEL, Peer, gesture_messages, measure_echo_floor, running, systems
 from results import record
 from tables import markdown_table, percentile
 from wire import interface_message
@@ -52,6 +57,12 @@ scale_dimensions = [2, 3, 4]
 VARIANTS = (
     # label, model options, steering, values per gesture
     ("bundled s model (9-d): x1, x2 held, the model plays x3..x8", {}, BUNDLED, 8),
+    (
+        "… the packaged default model (impsy's conversion)",
+        {"model": DEFAULT_MODEL.with_suffix(".tflite")},
+        BUNDLED,
+        8,
+    ),
     (
         "chorale model: soprano held, alto, tenor, bass in C major",
         {"model": CHORALES, "dimension": 5},

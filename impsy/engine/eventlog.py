@@ -51,9 +51,6 @@ class EventLog:
                 path = directory / log_file_name(dimension).replace(".log", f"-{suffix}.log")
                 suffix += 1
         self.path = path
-        self.last_stamp: dt.datetime | None = None
-        """When the last row ``write`` wrote was stamped (the surprise meter takes dt from it,
-        exactly as ``impsy dataset`` will)."""
         self.rows = 0
         self.failed = False
         self._file: TextIO | None = None  # created with the first row: no empty logs
@@ -69,8 +66,7 @@ class EventLog:
         if self.failed:
             return
         lines = self._kept_lines()
-        self.last_stamp = stamp = dt.datetime.now()
-        lines.append(format_log_line(stamp, source, values))
+        lines.append(format_log_line(dt.datetime.now(), source, values))
         self._append(lines)
 
     def beside(self, suffix: str) -> EventLog:
@@ -78,10 +74,14 @@ class EventLog:
         run's telemetry, kept out of IMPSY's log so ``impsy dataset`` never reads it."""
         return EventLog(self.path.parent, 0, self.path.with_name(self.path.stem + suffix))
 
-    def write_later(self, source: str, values: Sequence[float]) -> None:
-        """Keep one row, stamped now, for the next ``flush`` or ``write``."""
-        if not self.failed:
-            self._kept.append((dt.datetime.now(), source, np.array(values, dtype=float)))
+    def write_later(self, source: str, values: Sequence[float]) -> dt.datetime | None:
+        """Keep one row, stamped now, for the next ``flush`` or ``write``; returns its stamp
+        (None once the log has failed)."""
+        if self.failed:
+            return None
+        stamp = dt.datetime.now()
+        self._kept.append((stamp, source, np.array(values, dtype=float)))
+        return stamp
 
     def flush(self, most: int | None = None) -> None:
         """Write the kept rows (the ``most`` oldest of them) in one go."""

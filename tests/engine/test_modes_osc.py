@@ -306,13 +306,15 @@ def test_input_arriving_while_stopping_does_not_restart_the_model(tmp_path):
 def test_accompany_answers_each_gesture_at_once_keeping_the_human_values(tmp_path):
     """Over real OSC: a gesture comes back at once as one output whose human dimensions
     are the gesture's, a live range change applies to the very next output, and the
-    surprise meter reports each gesture to the client as ``/impsy/surprise f``."""
+    surprise meter reports each gesture to the client as ``/impsy/surprise f``. The
+    gesture's log row is written after the answer has left, but it is on disk by the
+    time the answer arrives (so before the next gesture), each before its answer's row."""
 
     async def scenario(engine, peer):  # noqa: ANN001, ANN202
         peer.send("/impsy/role", 1, "human")
         peer.send("/impsy/role", 2, "human")
         peer.send("/impsy/surprise", 1)
-        outputs = []
+        outputs, on_disk = [], []
         for k in range(6):
             gesture = [0.2 + 0.1 * k, 0.7 - 0.1 * k, *GESTURE[2:]]
             if k == 3:
@@ -321,12 +323,14 @@ def test_accompany_answers_each_gesture_at_once_keeping_the_human_values(tmp_pat
             peer.send("/interface", *gesture)
             (reply,) = (await peer.wait_for("/impsy", k + 1))[k:]
             outputs.append((gesture, reply, asyncio.get_running_loop().time() - sent))
+            on_disk.append([r[1] for r in log_rows(tmp_path)].count("interface"))
             await asyncio.sleep(0.03)
         await peer.wait_for("/impsy/surprise", 4)
         steering = await peer.reply("/impsy/steering")
-        return outputs, peer.messages("/impsy/surprise"), steering, engine.status()
+        return outputs, on_disk, peer.messages("/impsy/surprise"), steering, engine.status()
 
-    outputs, surprises, steering, status = play("accompany", scenario, tmp_path)
+    outputs, on_disk, surprises, steering, status = play("accompany", scenario, tmp_path)
+    assert on_disk == [1, 2, 3, 4, 5, 6], "each gesture's row is on disk when its answer is in"
     for k, (gesture, reply, _) in enumerate(outputs):
         assert reply[:2] == pytest.approx(gesture[:2], abs=1e-7), "the human values come back"
         if k >= 3:
@@ -336,6 +340,6 @@ def test_accompany_answers_each_gesture_at_once_keeping_the_human_values(tmp_pat
     assert steering["role1"] == "human" and steering["low3"] == pytest.approx(0.9)
     assert status["mode"] == "accompany" and status["outputs"] == 6
     sources = [r[1] for r in log_rows(tmp_path)]
-    assert sources.count("interface") == 6 and sources.count("rnn") == 6
+    assert sources == ["interface", "rnn"] * 6, "each gesture's row, then its answer's"
     (telemetry,) = tmp_path.glob("*.telemetry.csv")
     assert len(telemetry.read_text().splitlines()) == 4

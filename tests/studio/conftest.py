@@ -1,8 +1,8 @@
 """One Ray cluster for every studio test that needs one, started once and stopped after them.
 
-Package scope, not session: Ray's daemons keep a core busy, and the suite's timing tests
-after this package (the sequencer while a pattern model trains, the web UI's live feed)
-must not share the machine with them."""
+Package scope, not session: Ray's daemons keep a core busy, and the tests after this
+package should not share the machine with them longer than they must. Under ``pytest -n``
+the package is one unit of work (``tests/conftest.py``), so one worker starts it once."""
 
 from __future__ import annotations
 
