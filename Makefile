@@ -40,12 +40,14 @@ run: $(VENV)/.runtime
 
 # Two pytest workers (pytest-xdist), whole files each, the long ones first (tests/conftest.py):
 # the suite's time on a 2-core machine goes from ~14 to ~9 minutes. TEST_WORKERS=0 runs it in
-# one process.
+# one process. Then the tests marked `alone` (timing measured against a goal, which another
+# worker's load would decide) run with the machine to themselves.
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.test apt-packages
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not alone"
+	$(BIN)/python -m pytest -m alone
 	$(BIN)/impsy conformance tests/conformance/impsy-1.2.1
 
 # The wheel installed and played on other Pythons (minutes: a fresh venv each).

@@ -22,6 +22,8 @@ import pytest
 from impsy.sequencer.link import PRIVATE_NET_ENV
 from tests.paths import ROOT
 
+pytestmark = pytest.mark.alone  # a p99 of ~1.5 ms: another pytest worker's load decides it
+
 OFFSET_MS = 8.0
 GOAL_MS = 1.0
 """p99 of the notes' error: at most this, or 1.2 times the host's floor, the larger."""
