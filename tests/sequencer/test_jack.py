@@ -13,6 +13,7 @@ import itertools
 from pathlib import Path
 
 import mido
+import pytest
 
 from impsy.app import RunOptions, build, build_sequencer
 from impsy.config import load_config_text
@@ -132,6 +133,7 @@ def test_clock_master_is_received_by_a_port(jack, tmp_path) -> None:
     assert clock["source"] == "master" and clock["lateness"]["count"] >= 48
 
 
+@pytest.mark.alone  # the test's master times its ticks on this loop (see test_tempo_log)
 def test_follows_a_clock_master_tempo_and_song_position(jack, tmp_path) -> None:
     master = jack.controller("seq-master")
     synth = jack.synth("seq-follow-synth")

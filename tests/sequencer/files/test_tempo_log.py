@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 import mido
+import pytest
 
 from impsy.app import RunOptions, build_engine, build_sequencer
 from impsy.config import load_config_text
@@ -168,6 +169,9 @@ def test_the_tempo_map_puts_every_time_on_the_tick_a_file_plays_it_at(tmp_path):
     assert TempoMap([(5.0, 80.0)], 480, 120.0).segments[0].tempo == mido.bpm2tempo(80.0)
 
 
+# The test's master keeps its ticks' time on this loop: under another pytest worker's load it
+# fell 50 ms behind once and caught up in a burst, which read as 149 bpm at the end.
+@pytest.mark.alone
 def test_following_a_master_clock_records_its_tempo_without_a_row_per_tick(jack, tmp_path):
     """A master on a real JACK port plays 120 then 100 bpm; the file has a few rows."""
     master = jack.controller("tempo-log-master")
