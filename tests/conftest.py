@@ -55,9 +55,11 @@ LONG_SCOPES = (
 )
 """The longest units of work (40-150 s each in a ``make test`` run), handed out first.
 
-xdist hands out the files with the most tests first; these have few, long tests,
-and one of them started last kept one worker busy for a minute or two after the
-other had finished (measured: 546-570 s for the suite with them last)."""
+xdist hands out the files with the most tests first, which puts these (few, long
+tests) at the end, where one of them can leave the other worker idle until it ends;
+handed out first, the short files fill in around them. In the runs measured the two
+workers' test time was within 5 % of each other either way: this keeps it so as
+files grow."""
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -170,7 +170,7 @@ def test_the_tempo_map_puts_every_time_on_the_tick_a_file_plays_it_at(tmp_path):
 
 
 # The test's master keeps its ticks' time on this loop: under another pytest worker's load it
-# fell 50 ms behind once and caught up in a burst, which read as 149 bpm at the end.
+# fell behind once and caught up in a burst at the end, which read as 149 bpm.
 @pytest.mark.alone
 def test_following_a_master_clock_records_its_tempo_without_a_row_per_tick(jack, tmp_path):
     """A master on a real JACK port plays 120 then 100 bpm; the file has a few rows."""
