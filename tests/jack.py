@@ -29,10 +29,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TypeVar
 
 import mido
 import rtmidi
+
+T = TypeVar("T")
 
 API_NAME = "UNIX_JACK"
 SAMPLE_RATE = 48000
@@ -127,6 +129,29 @@ class JackServer:
         return [line for line in self.tool("jack_lsp").stdout.splitlines() if line]
 
 
+OPEN_PATIENCE_S = 5.0
+"""How long a test's own device keeps trying to open its JACK client."""
+
+
+def open_client(make: Callable[[], T]) -> T:
+    """``make()`` a test device's JACK client, trying again for a few seconds if it is refused.
+
+    Once in a ``make test`` run with two pytest workers, jackd (no real-time
+    priority, the other worker training a model) refused three client opens in a
+    row for a moment ("JACK server not running?" while it ran; later tests on it
+    passed). The devices the tests play are not what they test, so their opening
+    waits such a moment out; a server that stays down still fails the test.
+    """
+    deadline = time.monotonic() + OPEN_PATIENCE_S
+    while True:
+        try:
+            return make()
+        except rtmidi.SystemError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 class Controller:
     """A MIDI controller: a JACK client with one MIDI output, played by the test.
 
@@ -134,7 +159,7 @@ class Controller:
     """
 
     def __init__(self, client: str, port: str = "out") -> None:
-        self._midi = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
+        self._midi = open_client(lambda: rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client))
         self._midi.open_virtual_port(port)
         self.name = f"{client}:{port}"
 
@@ -150,7 +175,9 @@ class Synth:
     """A synth: a JACK client with one MIDI input; ``messages`` is what it has received."""
 
     def __init__(self, client: str, port: str = "in") -> None:
-        self._midi = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client, queue_size_limit=8192)
+        self._midi = open_client(
+            lambda: rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client, queue_size_limit=8192)
+        )
         self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
         self._midi.open_virtual_port(port)
         self.name = f"{client}:{port}"
