@@ -8,10 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from impsy.cli.train import TRAIN_EXTRA_MODULES
 from tests.jack import Controller, JackServer, JackUnavailable, Synth
-
-TRAIN_EXTRA = ("tensorflow", "keras_mdn_layer", "matplotlib")
-"""The train extra's modules, as pyproject.toml lists them."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,7 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
     Looked up, not imported: importing it imports TensorFlow (5-10 s), which the
     process that only hands tests to ``pytest -n`` workers never needs.
     """
-    missing = [name for name in TRAIN_EXTRA if importlib.util.find_spec(name) is None]
+    missing = [name for name in TRAIN_EXTRA_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise pytest.UsageError(
             f"the tests need impsy's train extra, which is missing ({', '.join(missing)}); "
